@@ -1,0 +1,11 @@
+"""sparselimit: how far can a trained network be pruned, and prune it."""
+
+from .training import L1RegularizedClassifier, L1RegularizedRegressor, MaskEnforcer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "L1RegularizedClassifier",
+    "L1RegularizedRegressor",
+    "MaskEnforcer",
+]

@@ -1,0 +1,11 @@
+"""Training: skorch nets with an L1 penalty and callbacks for pruning-aware training."""
+
+from ._l1 import L1RegularizedClassifier, L1RegularizedRegressor, l1_penalty
+from ._masking import MaskEnforcer
+
+__all__ = [
+    "L1RegularizedClassifier",
+    "L1RegularizedRegressor",
+    "l1_penalty",
+    "MaskEnforcer",
+]

@@ -1,0 +1,78 @@
+"""Plain boolean masks (True = kept) applied to a module's parameters, without prune hooks.
+
+``torch.nn.utils.prune`` re-parametrises a module (``weight_orig`` + ``weight_mask`` + a forward
+pre-hook); that breaks ``deepcopy``, ``clone``, ``torch.load(weights_only=True)`` and loading the
+state_dict into a fresh instance. Zeroing the weights and keeping the masks beside the model has
+none of those problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+__all__ = ["apply_masks", "check_masks"]
+
+
+def check_masks(module: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[str, nn.Parameter]:
+    """Check that every mask names a parameter of ``module`` with the same shape.
+
+    Returns the parameters the masks refer to, by name.
+    """
+    params = dict(module.named_parameters())
+    out = {}
+    for name, mask in masks.items():
+        if name not in params:
+            raise KeyError(
+                f"Mask for parameter '{name}' does not match any parameter of "
+                f"{type(module).__name__} (it has {sorted(params)[:8]}...). Masks are keyed by "
+                "the names of `module.named_parameters()`."
+            )
+        if tuple(mask.shape) != tuple(params[name].shape):
+            raise ValueError(
+                f"Mask for '{name}' has shape {tuple(mask.shape)} but the parameter has shape "
+                f"{tuple(params[name].shape)}; recompute the masks for this module."
+            )
+        if mask.dtype != torch.bool:
+            raise TypeError(
+                f"Mask for '{name}' must be a bool tensor (True = kept); got {mask.dtype}."
+            )
+        out[name] = params[name]
+    return out
+
+
+@torch.no_grad()
+def apply_masks(module: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Module:
+    """Zero, in place, the entries of ``module``'s parameters whose mask is False.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Modified in place.
+    masks : dict of str to bool tensor
+        Parameter name to mask of the parameter's shape, True where the weight is kept.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The same module, for chaining.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sparselimit.utils import apply_masks
+    >>> layer = nn.Linear(2, 2, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.copy_(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    >>> _ = apply_masks(layer, {"weight": torch.tensor([[True, False], [False, True]])})
+    >>> layer.weight
+    Parameter containing:
+    tensor([[1., 0.],
+            [0., 4.]], requires_grad=True)
+    """
+    for name, param in check_masks(module, masks).items():
+        param.mul_(masks[name].to(device=param.device, dtype=param.dtype))
+    return module

@@ -1,0 +1,120 @@
+"""Which parameters of a module are *prunable*.
+
+One helper serves every part of the library (L1 penalty, pruning masks, PQ index, Hessian
+operator), so that "the weights" always mean the same tensors in the same order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from torch import nn
+
+__all__ = ["select_prunable"]
+
+# Layers whose ``weight`` is prunable by default. Normalisation layers and biases are left out:
+# they hold few parameters and pruning them changes the function far more than their count says.
+_DEFAULT_LAYERS = (
+    nn.Linear,
+    nn.Bilinear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+)
+
+
+def _as_patterns(patterns: str | Iterable[str] | None, name: str) -> list[re.Pattern]:
+    if patterns is None:
+        return []
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    try:
+        return [re.compile(p) for p in patterns]
+    except (TypeError, re.error) as exc:
+        raise ValueError(
+            f"`{name}` must be a regular expression or a list of them, matched against parameter "
+            f"names such as '0.weight'; got {patterns!r} ({exc})."
+        ) from exc
+
+
+def select_prunable(
+    module: nn.Module,
+    include: str | Iterable[str] | None = None,
+    exclude: str | Iterable[str] | None = None,
+    *,
+    require: bool = True,
+) -> dict[str, nn.Parameter]:
+    """Select the prunable parameters of a module, by name, in registration order.
+
+    By default these are the ``weight`` tensors of ``Linear``, ``Bilinear`` and convolution layers
+    (biases and normalisation layers are left out). ``include`` replaces that default by every
+    trainable parameter whose name matches one of its patterns (``re.search``); ``exclude`` then
+    removes the names matching its patterns.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network.
+    include : str or list of str, default=None
+        Regular expressions selecting parameters by name instead of the default layer rule.
+    exclude : str or list of str, default=None
+        Regular expressions removing parameters from the selection.
+    require : bool, default=True
+        Raise ``ValueError`` when nothing is selected.
+
+    Returns
+    -------
+    params : dict of str to torch.nn.Parameter
+        Parameter name (as in ``module.named_parameters()``) to parameter, in registration order.
+        Shared parameters appear once.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sparselimit.utils import select_prunable
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    >>> list(select_prunable(net))
+    ['0.weight', '3.weight']
+    >>> list(select_prunable(net, include=r"weight$", exclude=r"^1\\."))
+    ['0.weight', '3.weight']
+    >>> list(select_prunable(net, include=r"bias"))
+    ['0.bias', '1.bias', '3.bias']
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"`module` must be a torch.nn.Module; got {type(module).__name__}. Pass the network "
+            "itself (for a skorch net, `net.module_`)."
+        )
+    include_re = _as_patterns(include, "include")
+    exclude_re = _as_patterns(exclude, "exclude")
+
+    if include_re:
+        chosen = {
+            name: p
+            for name, p in module.named_parameters()
+            if p.requires_grad and any(r.search(name) for r in include_re)
+        }
+    else:
+        chosen = {}
+        for mod_name, mod in module.named_modules():
+            weight = getattr(mod, "weight", None)
+            if isinstance(mod, _DEFAULT_LAYERS) and isinstance(weight, nn.Parameter):
+                chosen[f"{mod_name}.weight" if mod_name else "weight"] = weight
+        # keep named_parameters order (and its de-duplication of shared tensors)
+        order = [name for name, _ in module.named_parameters()]
+        chosen = {name: chosen[name] for name in order if name in chosen}
+    chosen = {
+        name: p for name, p in chosen.items() if not any(r.search(name) for r in exclude_re)
+    }
+    if require and not chosen:
+        raise ValueError(
+            f"No prunable parameters found in {type(module).__name__} (include={include!r}, "
+            f"exclude={exclude!r}). By default only the weights of Linear and Conv layers are "
+            "prunable; pass `include` with a regular expression matching the parameter names "
+            "you want, e.g. include=r'weight$'."
+        )
+    return chosen

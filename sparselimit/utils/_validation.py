@@ -1,0 +1,134 @@
+"""Input checks shared by the estimators: each error names the parameter, what was expected,
+what was received, and how to fix it."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_sparsity",
+    "check_finite",
+    "check_X_y",
+    "check_weights_finite",
+    "make_generator",
+]
+
+
+def check_sparsity(sparsity, name: str = "sparsity") -> float:
+    """Validate a pruning fraction in [0, 1).
+
+    Examples
+    --------
+    >>> from sparselimit.utils import check_sparsity
+    >>> check_sparsity(0.9)
+    0.9
+    >>> check_sparsity(1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `sparsity` must be a fraction of weights to remove in [0, 1); got 1.0. ...
+    """
+    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a float in [0, 1) (the fraction of prunable weights to remove); "
+            f"got {sparsity!r} of type {type(sparsity).__name__}."
+        )
+    value = float(sparsity)
+    if not (0.0 <= value < 1.0) or not np.isfinite(value):
+        raise ValueError(
+            f"`{name}` must be a fraction of weights to remove in [0, 1); got {sparsity!r}. "
+            "Use e.g. 0.9 to remove 90% of the prunable weights (1.0 would remove all of them)."
+        )
+    return value
+
+
+def check_finite(array, name: str = "X") -> None:
+    """Raise ``ValueError`` if ``array`` (NumPy array or tensor) holds NaN or infinity."""
+    if isinstance(array, torch.Tensor):
+        if array.is_floating_point() and not bool(torch.isfinite(array).all()):
+            raise ValueError(
+                f"`{name}` contains NaN or infinity; clean or impute it (e.g. "
+                "sklearn.impute.SimpleImputer) before fitting."
+            )
+        return
+    arr = np.asarray(array)
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise ValueError(
+            f"`{name}` contains NaN or infinity; clean or impute it (e.g. "
+            "sklearn.impute.SimpleImputer) before fitting."
+        )
+
+
+def check_X_y(X, y=None) -> None:
+    """Check finiteness of X (and y) and that their lengths agree.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparselimit.utils import check_X_y
+    >>> check_X_y(np.zeros((3, 2)), np.zeros(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: `X` and `y` must have the same number of samples; got 3 and 2. ...
+    """
+    if isinstance(X, (np.ndarray, torch.Tensor)):
+        check_finite(X, "X")
+    if y is not None:
+        if isinstance(y, (np.ndarray, torch.Tensor)):
+            check_finite(y, "y")
+        n_x, n_y = _length(X), _length(y)
+        if n_x is not None and n_y is not None and n_x != n_y:
+            raise ValueError(
+                f"`X` and `y` must have the same number of samples; got {n_x} and {n_y}. "
+                "Pass one label (or target row) per sample."
+            )
+
+
+def _length(a):
+    try:
+        return len(a)
+    except TypeError:
+        return None
+
+
+def check_weights_finite(params, where: str = "the network") -> None:
+    """Raise ``ValueError`` if any tensor in ``params`` (name -> tensor) is not finite."""
+    for name, p in params.items():
+        if not bool(torch.isfinite(p.detach()).all()):
+            raise ValueError(
+                f"Parameter '{name}' of {where} contains NaN or infinity; the model diverged or "
+                "was loaded incorrectly. Retrain it (e.g. with a smaller learning rate) first."
+            )
+
+
+def make_generator(random_state, device="cpu") -> torch.Generator:
+    """Turn ``random_state`` (None, int, ``np.random.RandomState`` or ``torch.Generator``) into
+    a fresh ``torch.Generator``, never touching the global RNG.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sparselimit.utils import make_generator
+    >>> a = torch.rand(3, generator=make_generator(0))
+    >>> b = torch.rand(3, generator=make_generator(0))
+    >>> bool((a == b).all())
+    True
+    """
+    if isinstance(random_state, torch.Generator):
+        return random_state
+    gen = torch.Generator(device=device)
+    if random_state is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    elif isinstance(random_state, np.random.RandomState):
+        seed = int(random_state.randint(0, 2**31 - 1))
+    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        seed = int(random_state)
+    else:
+        raise TypeError(
+            "`random_state` must be None, an int, a numpy RandomState or a torch.Generator; "
+            f"got {random_state!r}."
+        )
+    gen.manual_seed(seed)
+    return gen
