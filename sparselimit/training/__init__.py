@@ -2,10 +2,14 @@
 
 from ._l1 import L1RegularizedClassifier, L1RegularizedRegressor, l1_penalty
 from ._masking import MaskEnforcer
+from ._models import MLP
+from ._progress import EpochProgressBar
 
 __all__ = [
     "L1RegularizedClassifier",
     "L1RegularizedRegressor",
     "l1_penalty",
     "MaskEnforcer",
+    "MLP",
+    "EpochProgressBar",
 ]

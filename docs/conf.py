@@ -1,0 +1,30 @@
+"""Sphinx configuration for sparselimit's documentation (built with -W in the test suite)."""
+
+import sparselimit
+
+project = "sparselimit"
+author = "sparselimit developers"
+copyright = "2026, sparselimit developers"
+release = sparselimit.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+]
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+# Cross-references to other projects need their inventories, which need the network; keep the
+# build offline and quiet about them.
+intersphinx_mapping = {}
+nitpicky = False
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "generated/*.examples"]
+html_theme = "alabaster"
+html_static_path = ["_static"]
+suppress_warnings = ["autosummary.import_cycle"]

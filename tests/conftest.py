@@ -1,0 +1,21 @@
+import os
+
+import pytest
+import torch
+
+# Two cores are shared by everything on CI; one thread per process keeps xdist workers from
+# oversubscribing and makes timings of the suite predictable.
+torch.set_num_threads(1)
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("SPARSELIMIT_QUICK", "1")
+
+
+@pytest.fixture
+def digits_small():
+    """A small, standardised slice of scikit-learn's bundled digits data (float32 / int64)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X[:400] / 16.0).astype(np.float32)
+    return X, y[:400].astype(np.int64)

@@ -1,0 +1,115 @@
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from torch import nn
+
+from sparselimit import L1RegularizedClassifier, L1RegularizedRegressor
+from sparselimit.training import MaskEnforcer
+
+
+def mlp(n_in=64, n_hidden=16, n_out=10):
+    return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))
+
+
+def make_net(**kw):
+    params = dict(
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        lr=0.1,
+        verbose=0,
+        train_split=None,
+        iterator_train__shuffle=False,
+    )
+    params.update(kw)
+    return L1RegularizedClassifier(mlp, **params)
+
+
+def test_loss_adds_summed_l1_of_prunable_weights_only_when_training(digits_small):
+    X, y = digits_small
+    net = make_net(l1_alpha=0.01).initialize()
+    Xt, yt = torch.from_numpy(X[:32]), torch.from_numpy(y[:32])
+    y_pred = net.infer(Xt)
+    data = nn.functional.cross_entropy(y_pred, yt)
+    weights = [net.module_[0].weight, net.module_[2].weight]  # biases are not penalised
+    expected = data + 0.01 * sum(w.abs().sum() for w in weights)
+    torch.testing.assert_close(net.get_loss(y_pred, yt, training=True), expected)
+    torch.testing.assert_close(net.get_loss(y_pred, yt, training=False), data)
+
+
+def test_l1_training_shrinks_weights_and_valid_loss_stays_data_loss(digits_small):
+    X, y = digits_small
+    norms = {}
+    for alpha in (0.0, 3e-2):
+        net = make_net(l1_alpha=alpha, max_epochs=5, train_split=None)
+        torch.manual_seed(0)
+        net.fit(X, y)
+        norms[alpha] = sum(p.abs().sum().item() for p in net.prunable_parameters())
+    assert norms[3e-2] < 0.7 * norms[0.0]
+
+    net = make_net(l1_alpha=10.0, max_epochs=1, train_split=lambda ds, y: (ds, ds))
+    net.fit(X, y)
+    h = net.history[-1]
+    # valid loss is the plain data loss: far below the penalised training loss at alpha=10
+    assert h["valid_loss"] < h["train_loss"] / 5
+
+
+def test_prunable_selection_is_routed_from_init_params(digits_small):
+    net = make_net(prunable_include=r"^2\.weight$", l1_alpha=1.0).initialize()
+    assert [p.shape for p in net.prunable_parameters()] == [torch.Size([10, 16])]
+
+
+@pytest.mark.parametrize("alpha", [-1.0, float("nan"), "big"])
+def test_bad_l1_alpha(alpha, digits_small):
+    with pytest.raises(ValueError, match="`l1_alpha` must be a non-negative float"):
+        make_net(l1_alpha=alpha).fit(*digits_small)
+
+
+def test_get_params_clone_pickle_and_gridsearch(digits_small):
+    X, y = digits_small
+    net = make_net(l1_alpha=1e-3)
+    assert net.get_params()["l1_alpha"] == 1e-3
+    assert clone(net).l1_alpha == 1e-3
+    net.fit(X, y)
+    for restored in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        np.testing.assert_array_equal(restored.predict(X), net.predict(X))
+        assert restored.l1_alpha == 1e-3
+    search = GridSearchCV(make_net(max_epochs=1), {"l1_alpha": [0.0, 1e-3]}, cv=2).fit(X, y)
+    assert search.best_params_["l1_alpha"] in (0.0, 1e-3)
+
+
+def test_regressor_penalty(digits_small):
+    X, _ = digits_small
+    y = X[:, :2].copy()
+    reg = L1RegularizedRegressor(
+        nn.Linear(64, 2), l1_alpha=0.5, max_epochs=1, verbose=0, train_split=None
+    ).initialize()
+    y_pred = reg.infer(torch.from_numpy(X))
+    extra = reg.get_loss(y_pred, torch.from_numpy(y), training=True) - reg.get_loss(
+        y_pred, torch.from_numpy(y)
+    )
+    torch.testing.assert_close(extra, 0.5 * reg.module_.weight.abs().sum())
+
+
+def test_mask_enforcer_keeps_pruned_weights_exactly_zero_with_momentum_and_adam(digits_small):
+    X, y = digits_small
+    rng = np.random.RandomState(0)
+    masks = {
+        "0.weight": torch.from_numpy(rng.rand(16, 64) > 0.7),
+        "2.weight": torch.from_numpy(rng.rand(10, 16) > 0.5),
+    }
+    for opt_kw in (
+        dict(optimizer=torch.optim.SGD, optimizer__momentum=0.9, optimizer__weight_decay=1e-3),
+        dict(optimizer=torch.optim.Adam, lr=1e-2),
+    ):
+        net = make_net(max_epochs=2, callbacks=[MaskEnforcer(masks)], **opt_kw).fit(X, y)
+        for name, mask in masks.items():
+            w = dict(net.module_.named_parameters())[name]
+            assert torch.all(w[~mask] == 0)
+            assert torch.count_nonzero(w[mask]) == mask.sum()
+    # the fitted net pickles (the device copy of the masks is rebuilt on the next fit)
+    assert pickle.loads(pickle.dumps(net)).predict(X).shape == (len(X),)

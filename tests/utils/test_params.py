@@ -1,0 +1,55 @@
+import pytest
+import torch
+from torch import nn
+
+from sparselimit.utils import select_prunable
+
+
+class Odd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.bn = nn.BatchNorm2d(2)
+        self.fc = nn.Linear(8, 3)
+        self.scale = nn.Parameter(torch.ones(3))
+        self.fc.weight.requires_grad_(True)
+
+
+def test_default_selects_linear_and_conv_weights_in_registration_order():
+    assert list(select_prunable(Odd())) == ["conv.weight", "fc.weight"]
+
+
+def test_include_and_exclude_patterns():
+    m = Odd()
+    # named_parameters order: a module's own parameters come before its children's
+    assert list(select_prunable(m, include=[r"\.weight$", r"^scale$"])) == [
+        "scale",
+        "conv.weight",
+        "bn.weight",
+        "fc.weight",
+    ]
+    assert list(select_prunable(m, exclude="conv")) == ["fc.weight"]
+
+
+def test_shared_parameters_appear_once():
+    lin = nn.Linear(3, 3)
+    m = nn.Sequential(lin, nn.ReLU(), lin)
+    assert list(select_prunable(m)) == ["0.weight"]
+
+
+def test_frozen_parameters_are_not_included_by_pattern():
+    m = Odd()
+    m.scale.requires_grad_(False)
+    assert "scale" not in select_prunable(m, include="scale", require=False)
+
+
+def test_no_prunable_parameters_raises_with_fix():
+    with pytest.raises(ValueError, match="No prunable parameters.*include"):
+        select_prunable(nn.Sequential(nn.ReLU(), nn.BatchNorm1d(3)))
+
+
+def test_bad_pattern_and_bad_module():
+    with pytest.raises(ValueError, match="include"):
+        select_prunable(Odd(), include="(")
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        select_prunable("not a module")

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sparselimit.utils import (
+    apply_masks,
+    check_sparsity,
+    check_weights_finite,
+    check_X_y,
+    make_generator,
+    resolve_module,
+)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan")])
+def test_sparsity_out_of_range(bad):
+    with pytest.raises(ValueError, match=r"`sparsity` must be .*\[0, 1\)"):
+        check_sparsity(bad)
+
+
+def test_sparsity_wrong_type():
+    with pytest.raises(TypeError, match="sparsity"):
+        check_sparsity("0.5")
+    assert check_sparsity(0) == 0.0
+
+
+def test_nan_in_X_and_length_mismatch():
+    X = np.ones((4, 2))
+    X[1, 1] = np.nan
+    with pytest.raises(ValueError, match="`X` contains NaN"):
+        check_X_y(X, np.zeros(4))
+    with pytest.raises(ValueError, match="same number of samples; got 4 and 3"):
+        check_X_y(np.ones((4, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match="`y` contains NaN"):
+        check_X_y(torch.ones(2, 2), torch.tensor([0.0, float("inf")]))
+
+
+def test_nonfinite_weights_name_the_parameter():
+    lin = nn.Linear(2, 2)
+    with torch.no_grad():
+        lin.weight[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="'weight'.*NaN or infinity"):
+        check_weights_finite(dict(lin.named_parameters()))
+
+
+def test_generator_is_reproducible_and_leaves_global_rng_alone():
+    state = torch.get_rng_state()
+    a = torch.randn(5, generator=make_generator(3))
+    b = torch.randn(5, generator=make_generator(3))
+    c = torch.randn(5, generator=make_generator(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(state, torch.get_rng_state())
+    g = torch.Generator()
+    assert make_generator(g) is g
+    with pytest.raises(TypeError, match="random_state"):
+        make_generator("seed")
+
+
+def test_apply_masks_checks_names_shapes_dtypes():
+    lin = nn.Linear(2, 3)
+    with pytest.raises(KeyError, match="'nope'"):
+        apply_masks(lin, {"nope": torch.ones(3, 2, dtype=torch.bool)})
+    with pytest.raises(ValueError, match="shape"):
+        apply_masks(lin, {"weight": torch.ones(2, 3, dtype=torch.bool)})
+    with pytest.raises(TypeError, match="bool"):
+        apply_masks(lin, {"weight": torch.ones(3, 2)})
+    mask = torch.tensor([[True, False], [False, False], [True, True]])
+    apply_masks(lin, {"weight": mask})
+    assert torch.equal(lin.weight != 0, mask)
+
+
+def test_resolve_module_rejects_unknown_and_unfitted():
+    from sklearn.exceptions import NotFittedError
+    from skorch import NeuralNetClassifier
+
+    with pytest.raises(TypeError, match="nn.Module"):
+        resolve_module(42)
+    with pytest.raises(NotFittedError, match="initialize"):
+        resolve_module(NeuralNetClassifier(nn.Linear(2, 2)))
