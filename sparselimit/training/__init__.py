@@ -4,6 +4,7 @@ from ._l1 import L1RegularizedClassifier, L1RegularizedRegressor, l1_penalty
 from ._masking import MaskEnforcer
 from ._models import MLP
 from ._progress import EpochProgressBar
+from ._scoring import PQIndexScoring, SparsityScoring
 
 __all__ = [
     "L1RegularizedClassifier",
@@ -12,4 +13,6 @@ __all__ = [
     "MaskEnforcer",
     "MLP",
     "EpochProgressBar",
+    "PQIndexScoring",
+    "SparsityScoring",
 ]

@@ -1,0 +1,22 @@
+"""Sparsity measures of trained networks: PQ index, exact-zero reports, and their scorers."""
+
+from ._plot import plot_history
+from ._pq import PQIndex, pq_index
+from ._sparsity import (
+    LayerSparsity,
+    SparsityReport,
+    achieved_sparsity,
+    sparsity_report,
+    sparsity_scorer,
+)
+
+__all__ = [
+    "pq_index",
+    "PQIndex",
+    "sparsity_report",
+    "SparsityReport",
+    "LayerSparsity",
+    "achieved_sparsity",
+    "sparsity_scorer",
+    "plot_history",
+]

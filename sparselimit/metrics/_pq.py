@@ -1,0 +1,426 @@
+"""PQ Index: a sparsity measure of weight vectors (Diao et al., ICLR 2023).
+
+For ``0 < p < q`` and a non-zero ``w`` in ``R^d``::
+
+    I_{p,q}(w) = 1 - d^(1/q - 1/p) * ||w||_p / ||w||_q = 1 - M_p(|w|) / M_q(|w|)
+
+with the power means ``M_r(x) = (mean x^r)^(1/r)``. Larger values mean sparser weights.
+
+Everything is computed in float64 from per-unit *power sums* taken relative to the unit's
+largest magnitude, so no power of a tiny or huge weight can underflow or overflow, and several
+tensors pool into one global value without being concatenated (see ``_Stats``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..utils import (
+    check_masks,
+    check_weights_finite,
+    resolve_masks,
+    resolve_module,
+    select_prunable,
+)
+
+__all__ = ["pq_index", "PQIndex"]
+
+
+def _check_pq(p, q) -> tuple[float, float]:
+    """Validate the exponents: real, finite, ``0 < p < q``."""
+    for name, value in (("p", p), ("q", q)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"`{name}` must be a positive real number (the PQ index needs 0 < p < q); got "
+                f"{value!r} of type {type(value).__name__}."
+            )
+        if not math.isfinite(value):
+            raise ValueError(
+                f"`{name}` must be a finite positive number (0 < p < q); got {value!r}. The "
+                "usual choices are p=0.5, q=1.0 or p=1.0, q=2.0."
+            )
+    if p <= 0:
+        raise ValueError(
+            f"`p` must be > 0 (the PQ index needs 0 < p < q); got p={p!r}, q={q!r}. Use a "
+            "positive p below q, e.g. p=0.5 with q=1.0."
+        )
+    if p >= q:
+        raise ValueError(
+            f"The PQ index needs p < q; got p={p!r} and q={q!r}. Swap them or pick a smaller "
+            "p, e.g. p=0.5 with q=1.0 (the default) or p=1.0 with q=2.0."
+        )
+    return float(p), float(q)
+
+
+class _Stats(NamedTuple):
+    """Per-unit power sums of ``|w|`` relative to the unit's maximum ``m``.
+
+    ``s_p = sum (|w_i| / m)^p``, ``s_q = sum (|w_i| / m)^q`` and ``d`` the number of entries,
+    over the kept (unmasked) entries only; all float64 tensors of the same shape (one value per
+    unit). ``m == 0`` marks a unit with no non-zero kept entry.
+    """
+
+    m: torch.Tensor
+    s_p: torch.Tensor
+    s_q: torch.Tensor
+    d: torch.Tensor
+
+
+def _row_stats(w: torch.Tensor, keep: torch.Tensor | None, p: float, q: float) -> _Stats:
+    """Power sums of each row of the 2-D tensor ``w`` (``keep``: bool, same shape, or None)."""
+    a = w.detach()
+    if a.device.type == "mps":  # no float64 there
+        a, keep = a.cpu(), None if keep is None else keep.cpu()
+    a = a.abs().to(torch.float64)
+    if keep is None:
+        d = torch.full((a.shape[0],), a.shape[1], dtype=torch.float64, device=a.device)
+    else:
+        a = a.masked_fill(~keep, 0.0)
+        d = keep.sum(dim=1, dtype=torch.float64)
+    m = a.amax(dim=1) if a.shape[1] else torch.zeros_like(d)
+    a = a / torch.where(m > 0, m, 1.0)[:, None]  # entries in [0, 1], the largest is 1
+    # one value per row: small, so on the CPU, where tensors from several devices can pool
+    return _Stats(*(t.cpu() for t in (m, a.pow(p).sum(dim=1), a.pow(q).sum(dim=1), d)))
+
+
+def _pool(stats: list[_Stats], p: float, q: float) -> _Stats:
+    """Pool several units into one: rescale each unit's sums to the common maximum."""
+    m = torch.stack([s.m.max() for s in stats]).max()
+    s_p = s_q = d = 0.0
+    for s in stats:
+        rel = s.m / torch.where(m > 0, m, 1.0)  # <= 1: the rescaling can only shrink
+        s_p = s_p + (s.s_p * rel.pow(p)).sum()
+        s_q = s_q + (s.s_q * rel.pow(q)).sum()
+        d = d + s.d.sum()
+    return _Stats(m.reshape(1), s_p.reshape(1), s_q.reshape(1), d.reshape(1))
+
+
+def _pq_from_stats(stats: _Stats, p: float, q: float) -> np.ndarray:
+    """PQ index per unit as a float64 NumPy array; NaN where it is undefined (all zero)."""
+    defined = stats.m > 0
+    d = torch.where(defined, stats.d, 1.0)
+    mean_p = torch.where(defined, stats.s_p, 1.0) / d
+    mean_q = torch.where(defined, stats.s_q, 1.0) / d
+    # M_p <= M_q (power-mean inequality): clip the rounding error that could push I below 0
+    value = (1.0 - mean_p.pow(1.0 / p) / mean_q.pow(1.0 / q)).clamp_min(0.0)
+    return torch.where(defined, value, torch.nan).numpy()
+
+
+def _as_tensor(w, name: str) -> torch.Tensor:
+    if isinstance(w, torch.Tensor):
+        return w.detach()
+    try:
+        arr = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"`{name}` must be a numeric array-like (NumPy array, torch tensor or list of "
+            f"numbers); got {type(w).__name__} ({exc})."
+        ) from exc
+    return torch.from_numpy(arr)
+
+
+def pq_index(w, p=0.5, q=1.0, *, mask=None) -> float:
+    """PQ Index of a weight vector: how sparse it is, from 0 (all magnitudes equal) up.
+
+    For ``0 < p < q`` and a non-zero ``w`` with ``d`` entries,
+    ``I_{p,q}(w) = 1 - d^(1/q - 1/p) ||w||_p / ||w||_q``, which equals
+    ``1 - M_p(|w|) / M_q(|w|)`` with the power means ``M_r(x) = (mean x^r)^(1/r)``.
+    It lies in ``[0, 1 - d^(1/q - 1/p)]``, is 0 exactly when all ``|w_i|`` are equal, grows as
+    ``w`` gets sparser, and is invariant to scaling, sign flips, permutations and cloning
+    (``[w, w]`` has the index of ``w``).
+
+    Parameters
+    ----------
+    w : array-like or torch.Tensor
+        The weights, of any shape (flattened). Computed in float64.
+    p : float, default=0.5
+        Smaller exponent, ``0 < p < q``.
+    q : float, default=1.0
+        Larger exponent.
+    mask : array-like or torch.Tensor of bool, default=None
+        Same shape as ``w``; ``True`` marks the entries kept (unpruned). Only those enter the
+        index, and ``d`` is their count. ``None`` keeps every entry.
+
+    Returns
+    -------
+    index : float
+        The PQ index ``I_{p,q}(w)``.
+
+    Raises
+    ------
+    ValueError
+        If ``p <= 0`` or ``p >= q``, if ``w`` is empty (or fully masked), holds NaN or
+        infinity, or is all zero (the index is undefined there).
+
+    See Also
+    --------
+    PQIndex : The same measure over the weights of a network, as a scorer.
+
+    References
+    ----------
+    Diao, Wang, Zhang, Yang, Ding, Tarokh. "Pruning Deep Neural Networks from a Sparsity
+    Perspective", ICLR 2023.
+
+    Examples
+    --------
+    >>> from sparselimit.metrics import pq_index
+    >>> pq_index([1.0, 0.0, 0.0, 0.0])
+    0.75
+    >>> pq_index([1.0, 1.0, 1.0, 1.0])
+    0.0
+    >>> round(pq_index([3.0, 1.0], p=1.0, q=2.0), 6)
+    0.105573
+    >>> round(pq_index([1.0, 2.0, 3.0, 4.0], mask=[True, True, False, False]), 6)
+    0.028595
+    """
+    p, q = _check_pq(p, q)
+    t = _as_tensor(w, "w").reshape(1, -1)
+    keep = None
+    if mask is not None:
+        keep = torch.as_tensor(mask)
+        if keep.numel() != t.numel():
+            raise ValueError(
+                f"`mask` must have one entry per weight; got {keep.numel()} mask entries for "
+                f"{t.numel()} weights. Pass a bool array of the same shape as `w`."
+            )
+        keep = keep.to(device=t.device, dtype=torch.bool).reshape(1, -1)
+    if t.numel() == 0 or (keep is not None and not bool(keep.any())):
+        raise ValueError(
+            "PQ index is undefined for an empty weight vector (or one whose entries are all "
+            "masked out); pass at least one weight."
+        )
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise ValueError(
+            "`w` contains NaN or infinity; the PQ index needs finite weights. The model may have "
+            "diverged: retrain it (e.g. with a smaller learning rate) or clean the weights."
+        )
+    value = float(_pq_from_stats(_row_stats(t, keep, p, q), p, q)[0])
+    if math.isnan(value):
+        raise ValueError(
+            "PQ index is undefined for an all-zero weight vector (its norms are 0); every "
+            "(unmasked) weight is zero. Check that the right weights are selected and that the "
+            "network was not pruned away entirely."
+        )
+    return value
+
+
+_SCOPES = ("global", "layer", "neuron")
+
+
+class PQIndex(BaseEstimator):
+    """PQ Index of a network's prunable weights, usable as a scikit-learn scorer.
+
+    Measures how sparse the weights are (see :func:`pq_index`): 0 when all magnitudes are equal,
+    larger for sparser weights. Only the prunable weights enter (by default the weights of
+    Linear and Conv layers, see :func:`sparselimit.utils.select_prunable`), and when pruning
+    masks are available (``masks_`` on a fitted pruner) only the kept (unmasked) entries: ``d``
+    is their number.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        Smaller exponent, ``0 < p < q``.
+    q : float, default=1.0
+        Larger exponent.
+    scope : {"global", "layer", "neuron"}, default="global"
+        ``"global"`` pools all prunable weights into one vector. ``"layer"`` computes one index
+        per weight tensor, ``"neuron"`` one per output unit (row ``i`` along dimension 0, the
+        other dimensions flattened, so a convolution filter is one neuron). For these two,
+        :meth:`score` is the unweighted mean over the units.
+    include : str or list of str, default=None
+        Regular expressions selecting the weights by parameter name instead of the default
+        rule; see :func:`~sparselimit.utils.select_prunable`.
+    exclude : str or list of str, default=None
+        Regular expressions removing weights from the selection.
+
+    Notes
+    -----
+    A unit (layer or neuron) whose kept weights are all zero, or that is fully masked, has no
+    PQ index: :meth:`score_units` reports NaN for it and :meth:`score` leaves it out of the
+    mean. When every unit is such, :meth:`score` raises ``ValueError``.
+
+    As a scorer, ``PQIndex()(estimator, X, y)`` ignores ``X`` and ``y`` and returns
+    ``score(estimator)``, so ``GridSearchCV(scoring={"acc": "accuracy", "pqi": PQIndex()})``
+    reports it per split. Scorers are *maximised*: a higher PQ index means sparser weights, so
+    ``refit="pqi"`` would pick the sparsest candidate, whatever its accuracy.
+
+    Masks (dict of parameter name to bool tensor, ``True`` = kept) are, unless passed
+    explicitly: the ``masks_`` attribute of ``obj`` (through a Pipeline's last step, see
+    :func:`~sparselimit.utils.resolve_masks`), else, for a skorch net, the ``masks`` of its first
+    callback that has them (:class:`~sparselimit.training.MaskEnforcer`). A selected weight
+    without a mask is fully kept; masks of unselected parameters are ignored.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sparselimit.metrics import PQIndex
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    ...     _ = net[2].weight.copy_(torch.tensor([[1.0, 1.0]]))
+    >>> PQIndex().score(net)  # the 6 weights [1, 0, 0, 0, 1, 1]
+    0.5
+    >>> PQIndex(scope="layer").score_units(net)
+    {'0.weight': 0.75, '2.weight': 0.0}
+    >>> PQIndex(scope="layer").score(net)  # mean over the layers
+    0.375
+    """
+
+    _parameter_constraints: dict = {
+        "p": [Interval(numbers.Real, 0, None, closed="neither")],
+        "q": [Interval(numbers.Real, 0, None, closed="neither")],
+        "scope": [StrOptions(set(_SCOPES))],
+        "include": [str, list, tuple, None],
+        "exclude": [str, list, tuple, None],
+    }
+
+    def __init__(self, p=0.5, q=1.0, scope="global", include=None, exclude=None):
+        self.p = p
+        self.q = q
+        self.scope = scope
+        self.include = include
+        self.exclude = exclude
+
+    def _validate(self) -> tuple[float, float]:
+        self._validate_params()
+        return _check_pq(self.p, self.q)
+
+    def _units(self, obj, masks, *, strict: bool) -> dict:
+        """Per-unit values: ``{"global": float}``, ``{layer: float}`` or ``{layer: ndarray}``."""
+        p, q = self._validate()
+        module = resolve_module(obj)
+        if masks is None:
+            masks = _find_masks(obj)
+        masks = masks or {}
+        check_masks(module, masks)
+        params = select_prunable(module, self.include, self.exclude)
+        if strict:
+            check_weights_finite(params)
+        stats = {}
+        for name, w in params.items():
+            per_row = self.scope == "neuron" and w.dim() > 0
+            rows = w.reshape(w.shape[0], -1) if per_row else w.reshape(1, -1)
+            keep = masks[name].to(w.device).reshape(rows.shape) if name in masks else None
+            stats[name] = _row_stats(rows, keep, p, q)
+        if self.scope == "global":
+            return {"global": float(_pq_from_stats(_pool(list(stats.values()), p, q), p, q)[0])}
+        values = {name: _pq_from_stats(s, p, q) for name, s in stats.items()}
+        if self.scope == "layer":
+            return {name: float(v[0]) for name, v in values.items()}
+        return values
+
+    def score_units(self, obj, *, masks=None) -> dict:
+        """PQ index of each unit of the scope.
+
+        Parameters
+        ----------
+        obj : torch.nn.Module, skorch net, fitted meta-estimator or Pipeline
+            Holds the network (see :func:`~sparselimit.utils.resolve_module`).
+        masks : dict of str to bool tensor, default=None
+            Pruning masks (``True`` = kept) to use instead of those found on ``obj`` (see
+            Notes of :class:`PQIndex`).
+
+        Returns
+        -------
+        units : dict
+            ``"layer"``: parameter name to float. ``"neuron"``: parameter name to a float64
+            array with one value per output row. ``"global"``: ``{"global": float}``.
+            NaN marks a unit whose kept weights are all zero (or that is fully masked).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> from sparselimit.metrics import PQIndex
+        >>> layer = nn.Linear(4, 2, bias=False)
+        >>> with torch.no_grad():
+        ...     _ = layer.weight.copy_(torch.tensor([[1.0, 0, 0, 0], [2.0, 2, 2, 2]]))
+        >>> PQIndex(scope="neuron").score_units(layer)
+        {'weight': array([0.75, 0.  ])}
+        """
+        return self._units(obj, masks, strict=True)
+
+    def score(self, obj, *, masks=None) -> float:
+        """PQ index of ``obj``'s prunable weights (higher = sparser).
+
+        Parameters
+        ----------
+        obj : torch.nn.Module, skorch net, fitted meta-estimator, Pipeline, or array-like
+            Holds the network (see :func:`~sparselimit.utils.resolve_module`). An array or
+            tensor is taken as one weight vector (then ``scope``, ``include`` and ``exclude``
+            do not apply).
+        masks : dict of str to bool tensor, default=None
+            Pruning masks (``True`` = kept) to use instead of those found on ``obj`` (see
+            Notes of :class:`PQIndex`).
+
+        Returns
+        -------
+        score : float
+            For ``scope="global"`` the index of all pooled weights, otherwise the mean over
+            the layers (or neurons) that have one, each weighted equally.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sparselimit.metrics import PQIndex
+        >>> round(PQIndex(p=1.0, q=2.0).score(np.array([5.0] + [0.0] * 9)), 6)
+        0.683772
+        """
+        if isinstance(obj, (np.ndarray, torch.Tensor, list, tuple)):
+            p, q = self._validate()
+            return pq_index(obj, p, q)
+        value = self._score(obj, masks, strict=True)
+        if math.isnan(value):
+            unit = {"global": "weight vector", "layer": "layer", "neuron": "neuron"}[self.scope]
+            raise ValueError(
+                f"PQ index is undefined for an all-zero weight vector: every {unit} of the "
+                "selected weights is zero or fully masked. Check `include`/`exclude` and that "
+                "the network was not pruned away entirely."
+            )
+        return value
+
+    def _score(self, obj, masks, *, strict: bool) -> float:
+        """Mean over the defined units, NaN if none is (``strict``: raise on NaN/inf weights)."""
+        units = self._units(obj, masks, strict=strict)
+        values = np.concatenate([np.atleast_1d(v) for v in units.values()])
+        values = values[~np.isnan(values)]
+        return float(values.mean()) if values.size else math.nan
+
+    def __call__(self, estimator, X=None, y=None, **kwargs) -> float:
+        """Scorer interface: ``score(estimator)``; ``X``, ``y`` and metadata are ignored.
+
+        Examples
+        --------
+        >>> from torch import nn
+        >>> from sparselimit.metrics import PQIndex
+        >>> net = nn.Linear(3, 2)
+        >>> scorer = PQIndex()
+        >>> scorer(net, X=None, y=None) == scorer.score(net)
+        True
+        """
+        return self.score(estimator)
+
+
+def _find_masks(obj):
+    """Masks in force on ``obj``: its ``masks_`` (see ``resolve_masks``), else, for a skorch net
+    (or a Pipeline ending in one), the dict ``masks`` of its first callback that has one, such
+    as :class:`~sparselimit.training.MaskEnforcer`."""
+    masks = resolve_masks(obj)
+    if masks is not None:
+        return masks
+    while isinstance(getattr(obj, "steps", None), list) and obj.steps:
+        obj = obj.steps[-1][1]
+    for _, cb in getattr(obj, "callbacks_", None) or []:
+        masks = getattr(cb, "masks", None)
+        if isinstance(masks, Mapping):
+            return masks
+    return None
