@@ -4,6 +4,7 @@ Masks are plain bool tensors (True = kept), never ``torch.nn.utils.prune`` hooks
 """
 
 from ._global import IMPORTANCES, PruningResult, magnitude_importance, prune_global
+from ._iterative import IterativePruner, sap_prune_count
 from ._masks import compute_masks
 from ._one_shot import GlobalOneShotPruner
 
@@ -14,4 +15,6 @@ __all__ = [
     "magnitude_importance",
     "IMPORTANCES",
     "GlobalOneShotPruner",
+    "IterativePruner",
+    "sap_prune_count",
 ]

@@ -1,5 +1,6 @@
 """Training: skorch nets with an L1 penalty and callbacks for pruning-aware training."""
 
+from ._dns import DynamicNetworkSurgery
 from ._l1 import L1RegularizedClassifier, L1RegularizedRegressor, l1_penalty
 from ._masking import MaskEnforcer
 from ._models import MLP
@@ -15,4 +16,5 @@ __all__ = [
     "EpochProgressBar",
     "PQIndexScoring",
     "SparsityScoring",
+    "DynamicNetworkSurgery",
 ]
