@@ -3,7 +3,14 @@
 Masks are plain bool tensors (True = kept), never ``torch.nn.utils.prune`` hooks.
 """
 
-from ._global import IMPORTANCES, PruningResult, magnitude_importance, prune_global
+from ._global import (
+    DATA_IMPORTANCES,
+    IMPORTANCES,
+    PruningResult,
+    magnitude_importance,
+    prune_global,
+)
+from ._importance import make_undecayed_importance, undecayed_importance, undecayed_score
 from ._iterative import IterativePruner, sap_prune_count
 from ._masks import compute_masks
 from ._one_shot import GlobalOneShotPruner
@@ -14,6 +21,10 @@ __all__ = [
     "PruningResult",
     "magnitude_importance",
     "IMPORTANCES",
+    "DATA_IMPORTANCES",
+    "undecayed_importance",
+    "make_undecayed_importance",
+    "undecayed_score",
     "GlobalOneShotPruner",
     "IterativePruner",
     "sap_prune_count",

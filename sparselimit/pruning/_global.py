@@ -12,7 +12,13 @@ from torch import nn
 from ..utils import apply_masks, check_weights_finite, select_prunable
 from ._masks import _mask_sparsity, _masks_from_sources
 
-__all__ = ["prune_global", "PruningResult", "magnitude_importance", "IMPORTANCES"]
+__all__ = [
+    "prune_global",
+    "PruningResult",
+    "magnitude_importance",
+    "IMPORTANCES",
+    "DATA_IMPORTANCES",
+]
 
 
 def magnitude_importance(name: str, param: torch.Tensor) -> torch.Tensor:
@@ -69,20 +75,50 @@ class PruningResult(NamedTuple):
         return _mask_sparsity(self.masks)[1]
 
 
-def _resolve_importance(importance) -> Callable:
-    if isinstance(importance, str):
-        if importance not in IMPORTANCES:
-            raise ValueError(
-                f"`importance` must be one of {sorted(IMPORTANCES)} or a callable(name, param) "
-                f"returning a score tensor of the parameter's shape; got {importance!r}."
-            )
-        return IMPORTANCES[importance]
-    if callable(importance):
-        return importance
-    raise TypeError(
-        f"`importance` must be one of {sorted(IMPORTANCES)} or a callable(name, param) returning "
-        f"a score tensor of the parameter's shape; got {type(importance).__name__}."
+def _undecayed(estimator, X, y) -> Callable:
+    from ._importance import make_undecayed_importance  # lazy: needs autograd over the data
+
+    return make_undecayed_importance(estimator, None, X, y)
+
+
+#: Named importances that need the training data, which the pruners (not ``prune_global``) have:
+#: name -> factory(fitted skorch net, X, y) -> callable(name, param) -> score tensor.
+DATA_IMPORTANCES: dict[str, Callable] = {"undecayed": _undecayed}
+
+
+def _importance_error(importance, exc=ValueError):
+    names = sorted({*IMPORTANCES, *DATA_IMPORTANCES})
+    got = repr(importance) if isinstance(importance, str) else type(importance).__name__
+    return exc(
+        f"`importance` must be one of {names} or a callable(name, param) returning a score "
+        f"tensor of the parameter's shape; got {got}."
     )
+
+
+def _check_importance(importance) -> None:
+    """Validate ``importance`` without computing anything (so pruners fail before training)."""
+    if isinstance(importance, str):
+        if importance not in IMPORTANCES and importance not in DATA_IMPORTANCES:
+            raise _importance_error(importance)
+    elif not callable(importance):
+        raise _importance_error(importance, TypeError)
+
+
+def _resolve_importance(importance, estimator=None, X=None, y=None) -> Callable:
+    """The score callable for ``importance``; data-dependent names are built from
+    ``(estimator, X, y)``."""
+    _check_importance(importance)
+    if not isinstance(importance, str):
+        return importance
+    if importance in IMPORTANCES:
+        return IMPORTANCES[importance]
+    if estimator is None:
+        raise ValueError(
+            f"importance={importance!r} needs the training data to compute gradients. Use "
+            f"GlobalOneShotPruner(..., importance={importance!r}) or IterativePruner, or pass "
+            "`sparselimit.pruning.make_undecayed_importance(net, loss_fn, X, y)` as `importance`."
+        )
+    return DATA_IMPORTANCES[importance](estimator, X, y)
 
 
 def prune_global(

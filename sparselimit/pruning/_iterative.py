@@ -26,6 +26,7 @@ from ..metrics import pq_index
 from ..metrics._pq import _check_pq
 from ..training import MaskEnforcer
 from ..utils import apply_masks, check_weights_finite, check_X_y, select_prunable
+from ._global import _check_importance, _resolve_importance
 from ._masks import _mask_sparsity, compute_masks
 from ._one_shot import ENFORCER_NAME
 
@@ -188,6 +189,11 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
     scope : {"global", "layer"}, default="global"
         ``"global"``: one count and one magnitude ranking over all prunable weights pooled;
         ``"layer"``: each prunable tensor gets its own PQ index, count and ranking.
+    importance : {"magnitude", "undecayed"} or callable, default="magnitude"
+        How the weights removed each round are ranked: by ``|w|``, by the Undecayed Pruning
+        score (recomputed every round from the retrained weights; see
+        :class:`~sparselimit.GlobalOneShotPruner`), or a callable ``(name, param) -> score``.
+        The PQ index that sets SAP's count always uses the weights themselves.
     include, exclude : str or list of str, default=None
         Which parameters are prunable, see :func:`sparselimit.utils.select_prunable`. When both
         are None, the net's own ``prunable_include`` / ``prunable_exclude`` (L1 nets) are used,
@@ -272,6 +278,7 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
         "fraction": [Interval(Real, 0, 1, closed="neither")],
         "rewind": [StrOptions({"init", "none"})],
         "scope": [StrOptions({"global", "layer"})],
+        "importance": [str, callable],
         "include": [str, list, tuple, None],
         "exclude": [str, list, tuple, None],
         "retrain_epochs": [Interval(Integral, 1, None, closed="left"), None],
@@ -292,6 +299,7 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
         fraction=0.2,
         rewind="init",
         scope="global",
+        importance="magnitude",
         include=None,
         exclude=None,
         retrain_epochs=None,
@@ -308,6 +316,7 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
         self.fraction = fraction
         self.rewind = rewind
         self.scope = scope
+        self.importance = importance
         self.include = include
         self.exclude = exclude
         self.retrain_epochs = retrain_epochs
@@ -316,6 +325,7 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
     def _check_params(self):
         self._validate_params()
+        _check_importance(self.importance)
         if self.estimator is None:
             raise ValueError(
                 "IterativePruner needs an `estimator`: an unfitted skorch net such as "
@@ -453,7 +463,11 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
             total_c = sum(c for c, _ in counts.values())
             if total_c == 0:
                 break
-            scores = {n: p.detach().abs() for n, p in params.items()}
+            if self.importance == "magnitude":
+                scores = {n: p.detach().abs() for n, p in params.items()}
+            else:  # rebuilt every round: a data-dependent score changes with the weights
+                score_fn = _resolve_importance(self.importance, net, X, y)
+                scores = {n: score_fn(n, p.detach()).detach() for n, p in params.items()}
             if self.scope == "global":
                 n_remove = total_c
             else:

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..training import MaskEnforcer
 from ..utils import check_weights_finite, check_X_y, resolve_module, select_prunable
-from ._global import _resolve_importance, prune_global
+from ._global import _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
 __all__ = ["GlobalOneShotPruner"]
@@ -84,8 +84,12 @@ class GlobalOneShotPruner(MetaEstimatorMixin, BaseEstimator):
         (:func:`sparselimit.utils.select_prunable`). When both are None and the net has
         ``prunable_include`` / ``prunable_exclude`` (the L1 nets), those are used, so the pruned
         weights are the L1-penalised ones.
-    importance : "magnitude" or callable, default="magnitude"
-        See :func:`prune_global`.
+    importance : {"magnitude", "undecayed"} or callable, default="magnitude"
+        What "smallest" means: ``"magnitude"`` ranks by ``|w|``; ``"undecayed"`` by the
+        Undecayed Pruning score ``|-w g + lambda w^2|`` (Good et al., NeurIPS 2022; ``g`` is
+        the data-loss gradient on the training data, ``lambda`` the net's
+        ``optimizer__weight_decay``), which attenuates recall distortion; or a callable
+        ``(name, param) -> score tensor`` (see :func:`prune_global`).
     fine_tune_epochs : int, default=0
         Epochs of ``partial_fit`` after pruning, with the masks enforced (the net's optimizer
         state carries on from training).
@@ -210,7 +214,7 @@ class GlobalOneShotPruner(MetaEstimatorMixin, BaseEstimator):
                 "`estimator` is required: pass the skorch net to train and prune, e.g. "
                 "GlobalOneShotPruner(L1RegularizedClassifier(module, l1_alpha=1e-4), ...)."
             )
-        _resolve_importance(self.importance)  # fail before training
+        _check_importance(self.importance)  # fail before training
         check_X_y(X, y)
 
         if self.prefit:
@@ -249,7 +253,7 @@ class GlobalOneShotPruner(MetaEstimatorMixin, BaseEstimator):
             scope=self.scope,
             include=include,
             exclude=exclude,
-            importance=self.importance,
+            importance=_resolve_importance(self.importance, est, X, y),
             copy=False,  # est is our own clone / copy
         )
 

@@ -1,0 +1,159 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback
+from torch import nn
+
+from sparselimit.blocks import BlockSparsifier, SequentialAttentionPP, zero_block_mask
+
+
+def _data(n=256, d=32, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d).astype(np.float32)
+    y = (X[:, :4].sum(axis=1) > 0).astype(np.int64)
+    return X, y
+
+
+def _net(**kw):
+    torch.manual_seed(0)
+    kw.setdefault("callbacks", None)
+    return NeuralNetClassifier(
+        nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2)),
+        criterion=nn.CrossEntropyLoss,
+        lr=0.05,
+        optimizer__momentum=0.9,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+        **kw,
+    )
+
+
+class _OptimizerIds(Callback):
+    def initialize(self):
+        self.ids = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.ids.append(id(net.optimizer_))
+
+
+SCHED = dict(dense_epochs=1, sparsify_epochs=2, sparse_epochs=1, finetune_epochs=1)
+
+
+def test_callback_phases_exact_k_and_optimizer_reset():
+    X, y = _data()
+    cb = SequentialAttentionPP(0.75, 4, n_cycles=2, **SCHED)
+    ids = _OptimizerIds()
+    net = _net(callbacks=[cb, ids], max_epochs=cb._validate().schedule_.total_epochs).fit(X, y)
+    phases = net.history[:, "sa_phase"]
+    assert phases == ["dense", "sparsify", "sparsify", "sparse"] * 2 + ["finetune"]
+    # a new optimizer at every phase change, the same one inside a phase
+    changes = [a != b for a, b in zip(phases, phases[1:])]
+    assert [a != b for a, b in zip(ids.ids, ids.ids[1:])] == changes
+    sp = net.history[:, "block_sparsity"]
+    assert sp[0] == 0.0 and 0 < sp[1] < 0.75 and sp[2] == pytest.approx(0.75)
+    assert sp[4] == 0.0  # second dense phase: all blocks back
+    # 32x64 (128 blocks of 4x4) and 64x64 (256) are sparsified; the 2x64 head is skipped
+    assert cb.layers_ == ["0.weight", "2.weight"]
+    assert "4.weight" in cb.skipped_layers_
+    for name, n_blocks in (("0.weight", 128), ("2.weight", 256)):
+        k = n_blocks - int(0.75 * n_blocks)
+        assert int(cb.block_masks_[name].sum()) == k
+        weight = dict(net.module_.named_parameters())[name]
+        nz = zero_block_mask(weight, 4)
+        assert bool((nz <= cb.block_masks_[name]).all())  # no weight outside kept blocks
+        assert bool((weight[~cb.masks_[name]] == 0).all())
+    assert all(type(m) in (nn.Sequential, nn.Linear, nn.ReLU) for m in net.module_.modules())
+    assert net.score(X, y) > 0.7
+
+
+def test_sparsifier_estimator_and_state_dict_roundtrip():
+    X, y = _data()
+    base = _net()
+    sp = BlockSparsifier(base, sparsity=0.5, block_size=4, **SCHED)
+    with pytest.raises(NotFittedError):
+        sp.predict(X)
+    sp.fit(X, y)
+    assert not hasattr(base, "module_")  # a clone was fitted, not the estimator passed in
+    assert sp.layer_sparsity_ == {"0.weight": 0.5, "2.weight": 0.5}
+    assert sp.sparsity_ == pytest.approx(0.5)
+    assert sp.estimator_.max_epochs == 5
+    assert sp.predict(X).shape == (256,)
+    assert sp.predict_proba(X).shape == (256, 2)
+    assert sp.transform(X).shape == (256, 2)
+    assert 0.5 < sp.score(X, y) <= 1.0
+    fresh = nn.Sequential(
+        nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2)
+    )
+    fresh.load_state_dict(sp.estimator_.module_.state_dict())
+    out = fresh(torch.as_tensor(X)).argmax(1).numpy()
+    np.testing.assert_array_equal(out, sp.predict(X))
+    restored = pickle.loads(pickle.dumps(sp))
+    np.testing.assert_array_equal(restored.predict(X), sp.predict(X))
+    c = clone(sp)
+    assert c.get_params()["sparsity"] == 0.5 and not hasattr(c, "estimator_")
+
+
+def test_block_size_not_dividing_is_a_clear_error():
+    X, y = _data()
+    with pytest.raises(ValueError, match="does not divide"):
+        BlockSparsifier(_net(), sparsity=0.5, block_size=3, min_blocks=10, **SCHED).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.2, "0.5"])
+def test_bad_sparsity(bad):
+    X, y = _data()
+    with pytest.raises((ValueError, TypeError), match="sparsity"):
+        BlockSparsifier(_net(), sparsity=bad, block_size=4).fit(X, y)
+
+
+def test_bad_estimator_and_schedule():
+    X, y = _data()
+    with pytest.raises(TypeError, match="skorch net"):
+        BlockSparsifier(nn.Linear(2, 2)).fit(X, y)
+    with pytest.raises(ValueError, match="sparsify_epochs"):
+        BlockSparsifier(_net(), sparsity=0.5, block_size=4, sparsify_epochs=0).fit(X, y)
+    with pytest.raises(ValueError, match="n_cycles"):
+        BlockSparsifier(_net(), sparsity=0.5, block_size=4, n_cycles=0).fit(X, y)
+
+
+def test_early_stop_still_enforces_k_and_warns():
+    X, y = _data()
+    cb = SequentialAttentionPP(0.5, 4, **SCHED)
+    with pytest.warns(UserWarning, match="max_epochs"):
+        net = _net(callbacks=[cb], max_epochs=2).fit(X, y)
+    assert int(cb.block_masks_["2.weight"].sum()) == 128
+    assert bool((net.module_[2].weight[~cb.masks_["2.weight"]] == 0).all())
+
+
+def test_conv_layers_are_block_sparsified_through_the_matrix_view():
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 2, 8, 8).astype(np.float32)
+    y = (X[:, 0].mean(axis=(1, 2)) > 0).astype(np.int64)
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Conv2d(2, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 2),
+    )
+    net = NeuralNetClassifier(
+        module, criterion=nn.CrossEntropyLoss, lr=0.05, batch_size=32, train_split=None, verbose=0
+    )
+    sp = BlockSparsifier(net, sparsity=0.5, block_size=(4, 8), min_blocks=20, **SCHED).fit(X, y)
+    # 16 x (16*3*3) = 16 x 144 -> 4 x 18 = 72 blocks; the first conv (16 x 18) has too few
+    assert list(sp.block_masks_) == ["2.weight"]
+    assert int(sp.block_masks_["2.weight"].sum()) == 36
+    w = sp.estimator_.module_[2].weight.detach().reshape(16, 144)
+    kept = sp.block_masks_["2.weight"].repeat_interleave(4, 0).repeat_interleave(8, 1)
+    assert bool((w[~kept] == 0).all())
+    assert type(sp.estimator_.module_[2]) is nn.Conv2d

@@ -1,0 +1,149 @@
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from sparselimit.pruning import prune_global
+from sparselimit.pruning._importance import (
+    make_undecayed_importance,
+    undecayed_importance,
+    undecayed_score,
+)
+
+
+def test_worked_example():
+    w = torch.tensor([0.5, -0.2, 0.1], dtype=torch.float64)
+    g = torch.tensor([0.1, 0.3, -2.0], dtype=torch.float64)
+    s = undecayed_score(w, g, 5e-4)
+    torch.testing.assert_close(s, torch.tensor([-0.049875, 0.06002, 0.200005], dtype=torch.float64))
+    assert int(s.abs().argmin()) == 0  # Undecayed prunes index 0 first
+    assert int(w.abs().argmin()) == 2  # magnitude would prune index 2
+
+
+def test_worked_example_through_prune_global():
+    # a module whose data-loss gradient is exactly g: loss = <g, w> (linear in w)
+    g = torch.tensor([[0.1, 0.3, -2.0]])
+    layer = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.5, -0.2, 0.1]]))
+    X = g.clone()  # output = w . g
+
+    def loss(out, y):
+        return out.sum()
+
+    imp = make_undecayed_importance(layer, loss, X, torch.zeros(1), weight_decay=5e-4)
+    torch.testing.assert_close(imp.scores["weight"], torch.tensor([[0.049875, 0.06002, 0.200005]]))
+    und = prune_global(layer, 1 / 3, importance=imp, copy=True).masks["weight"]
+    mag = prune_global(layer, 1 / 3, importance="magnitude", copy=True).masks["weight"]
+    assert und.tolist() == [[False, True, True]]
+    assert mag.tolist() == [[True, True, False]]
+
+
+def _data():
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 6).astype(np.float32)
+    y = (X[:, 0] - X[:, 1] > 0).astype(np.int64)
+    return X, y
+
+
+def test_no_side_effects_on_grads_modes_and_flags():
+    X, y = _data()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2))
+    net.train()
+    net[0].weight.grad = torch.ones_like(net[0].weight)
+    net[3].weight.requires_grad_(False)
+    scores = undecayed_importance(net, nn.CrossEntropyLoss(), X, y, 1e-4)
+    assert set(scores) == {"0.weight", "3.weight"}
+    assert all(bool((s >= 0).all()) for s in scores.values())
+    assert torch.equal(net[0].weight.grad, torch.ones_like(net[0].weight))
+    assert net[3].weight.grad is None and not net[3].weight.requires_grad
+    assert all(m.training for m in net.modules())
+    # eval mode was used: dropout did not randomise the scores
+    again = undecayed_importance(net, nn.CrossEntropyLoss(), X, y, 1e-4)
+    for k in scores:
+        torch.testing.assert_close(scores[k], again[k])
+
+
+def test_batching_matches_full_batch_and_skorch_matches_module():
+    X, y = _data()
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+        optimizer__weight_decay=1e-3,
+        batch_size=16,
+    ).fit(X, y)
+    via_net = undecayed_importance(net, None, X, y)  # lambda from optimizer__weight_decay
+    full = undecayed_importance(net.module_, nn.CrossEntropyLoss(), X, y, 1e-3, batch_size=100)
+    small = undecayed_importance(net.module_, nn.CrossEntropyLoss(), X, y, 1e-3, batch_size=7)
+    for k in full:
+        torch.testing.assert_close(via_net[k], full[k], rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(small[k], full[k], rtol=1e-5, atol=1e-7)
+    only = undecayed_importance(net, None, X, y, params=["2.bias"])
+    assert list(only) == ["2.bias"]
+
+
+def test_bad_input():
+    X, y = _data()
+    net = nn.Sequential(nn.Linear(6, 2))
+    with pytest.raises(ValueError, match="weight_decay"):
+        undecayed_importance(net, nn.CrossEntropyLoss(), X, y, -1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        undecayed_importance(net, nn.CrossEntropyLoss(), X, y)
+    with pytest.raises(ValueError, match="loss_fn"):
+        undecayed_importance(net, None, X, y, 0.0)
+    with pytest.raises(KeyError, match="nope"):
+        undecayed_importance(net, nn.CrossEntropyLoss(), X, y, 0.0, params=["nope"])
+    with pytest.raises(ValueError, match="same number of samples"):
+        undecayed_importance(net, nn.CrossEntropyLoss(), X, y[:-1], 0.0)
+    with pytest.raises(TypeError, match="nn.Module or a skorch net"):
+        undecayed_importance("net", nn.CrossEntropyLoss(), X, y, 0.0)
+    imp = make_undecayed_importance(net, nn.CrossEntropyLoss(), X, y, 0.0)
+    with pytest.raises(KeyError, match="No Undecayed score"):
+        imp("other.weight", torch.zeros(2, 6))
+    with pytest.raises(ValueError, match="shape"):
+        imp("0.weight", torch.zeros(3, 6))
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        undecayed_importance(net, nn.CrossEntropyLoss(), bad, y, 0.0)
+
+
+def test_undecayed_by_name_in_both_pruners_matches_the_explicit_importance(digits_small):
+    """importance="undecayed" in the pruners ranks by |-w g + lambda w^2| of the fitted net."""
+    import numpy as np
+    from skorch import NeuralNetClassifier
+
+    from sparselimit import GlobalOneShotPruner, prune_global
+    from sparselimit.pruning import IterativePruner, make_undecayed_importance
+
+    X, y = digits_small
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
+        criterion=nn.CrossEntropyLoss, max_epochs=3, lr=0.1, optimizer__weight_decay=5e-4,
+        train_split=None, verbose=0,
+    ).fit(X, y)
+    pruner = GlobalOneShotPruner(net, sparsity=0.6, prefit=True, importance="undecayed")
+    pruner.fit(X, y)
+    reference = prune_global(
+        net.module_, 0.6, copy=True, importance=make_undecayed_importance(net, None, X, y)
+    )
+    for name, mask in reference.masks.items():
+        assert torch.equal(pruner.masks_[name], mask)
+    magnitude = GlobalOneShotPruner(net, sparsity=0.6, prefit=True).fit(X, y)
+    assert any(not torch.equal(magnitude.masks_[n], m) for n, m in pruner.masks_.items())
+
+    with pytest.raises(ValueError, match="needs the training data"):
+        prune_global(net.module_, 0.5, copy=True, importance="undecayed")
+    with pytest.raises(ValueError, match="importance"):
+        GlobalOneShotPruner(net, prefit=True, importance="fisher").fit(X, y)
+
+    it = IterativePruner(net, schedule="fixed", n_rounds=2, importance="undecayed",
+                         retrain_epochs=1, verbose=0).fit(X, y)
+    assert np.isclose(it.sparsity_, 1 - 0.8**2, atol=0.01)
