@@ -28,3 +28,16 @@ exclude_patterns = ["_build", "generated/*.examples"]
 html_theme = "alabaster"
 html_static_path = ["_static"]
 suppress_warnings = ["autosummary.import_cycle"]
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Document only sparselimit's own methods: members inherited from scikit-learn or skorch
+    (``set_fit_request``, ``score``, ...) carry cross-references into those projects' docs."""
+    module = getattr(obj, "__module__", None) or ""
+    if what == "class" and callable(obj) and not module.startswith("sparselimit"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)

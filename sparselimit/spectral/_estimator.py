@@ -1,0 +1,273 @@
+"""HessianSpectrum: the Hessian spectrum of a skorch network as a scikit-learn estimator."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+
+from ..curvature import HessianOperator
+from ..utils import check_X_y, make_generator, resolve_module
+from ._eigen import top_eigenvalues
+from ._slq import slq_spectrum
+
+__all__ = ["HessianSpectrum", "skorch_data_loss"]
+
+
+def skorch_data_loss(net):
+    """The *data* loss of a fitted skorch net as ``loss_fn(y_pred, y_true)``, mean reduction.
+
+    Uses ``net.criterion_`` directly, so penalties added in a subclass's ``get_loss`` (such as an
+    L1 term) are left out. For a ``NeuralNetClassifier`` with ``NLLLoss`` (skorch's default,
+    whose module outputs probabilities) the log is taken as skorch does. A criterion with
+    ``reduction='sum'`` is copied with ``reduction='mean'``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from skorch import NeuralNetRegressor
+    >>> from sparselimit.spectral import skorch_data_loss
+    >>> net = NeuralNetRegressor(nn.Linear(2, 1), criterion=nn.MSELoss).initialize()
+    >>> loss_fn = skorch_data_loss(net)
+    >>> float(loss_fn(torch.zeros(4, 1), torch.ones(4, 1)))
+    1.0
+    """
+    crit = getattr(net, "criterion_", None)
+    if crit is None:
+        raise TypeError(
+            f"{type(net).__name__} has no `criterion_`; HessianSpectrum needs an initialized "
+            "skorch net (NeuralNet, NeuralNetClassifier, NeuralNetRegressor or a subclass)."
+        )
+    if getattr(crit, "reduction", "mean") != "mean":
+        crit = copy.copy(crit)
+        crit.reduction = "mean"
+    from skorch import NeuralNetClassifier
+
+    log_probs = isinstance(net, NeuralNetClassifier) and isinstance(crit, torch.nn.NLLLoss)
+
+    def loss_fn(y_pred, y_true):
+        if isinstance(y_pred, (tuple, list)):  # skorch modules may return extra outputs
+            y_pred = y_pred[0]
+        if log_probs:
+            y_pred = torch.log(y_pred + torch.finfo(y_pred.dtype).eps)
+        return crit(y_pred, y_true)
+
+    return loss_fn
+
+
+def _check_int(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"`{name}` must be an int >= {low}; got {value!r}.")
+    return int(value)
+
+
+class HessianSpectrum(BaseEstimator):
+    """Hessian spectrum of a skorch network's data loss, by stochastic Lanczos quadrature.
+
+    ``fit(X, y)`` fits a clone of ``estimator`` (or takes it as is with ``prefit=True``), builds
+    the matrix-free :class:`~sparselimit.curvature.HessianOperator` of its criterion (data loss
+    only, mean over samples, eval mode) on ``(X, y)`` and runs :func:`slq_spectrum`.
+
+    Parameters
+    ----------
+    estimator : skorch net, default=None
+        An unfitted net (cloned and fitted) or, with ``prefit=True``, a fitted one (used as
+        is, never modified).
+    prefit : bool, default=False
+        Whether ``estimator`` is already fitted.
+    n_probes : int, default=1
+        SLQ probes (run in lockstep, one block product per step).
+    n_lanczos_steps : int, default=128
+        Lanczos steps per probe (the paper's default).
+    params : None, 'all', list of str or dict, default=None
+        Parameters of the Hessian (see :class:`~sparselimit.curvature.HessianOperator`); None
+        means the prunable weights.
+    deflate_zero_rows : bool, default=True
+        Detect the coordinates with a zero Hessian row and run SLQ on the others (see
+        :func:`zero_curvature_mask`); their fraction is ``zero_row_fraction_``.
+    max_samples : None, int or float, default=None
+        Use a fixed random subset of the data: an int is a count, a float in (0, 1] a
+        fraction. The cost of every Lanczos step is proportional to the number of samples,
+        but the Hessian of a subsample is a noisy estimate of the full one: its spectrum is
+        spread wider (random-matrix noise inflates the extreme eigenvalues, and for
+        subsamples smaller than the number of parameters the rank drops, adding spurious zero
+        curvature). Keep several thousand samples for a faithful spectrum.
+    batch_size : int, default=128
+        Samples per forward/backward pass (memory only; the result does not depend on it).
+    n_top_eigenvalues : int, default=1
+        Also compute this many largest eigenvalues with ARPACK (0 to skip).
+    random_state : None, int or numpy RandomState, default=None
+        Seeds the subsample, the probes and the eigenvalue start vector (never the global
+        RNG). Fitting an unfitted ``estimator`` uses its own seeding.
+    verbose : int, default=0
+        Progress bar over Lanczos steps when > 0.
+
+    Attributes
+    ----------
+    estimator_ : skorch net
+        The fitted net (``estimator`` itself with ``prefit=True``).
+    spectrum_ : SpectralDensity
+        Ritz nodes and weights (plain NumPy).
+    trace_ : float
+        Trace estimate from the quadrature's first moment.
+    top_eigenvalues_ : ndarray of shape (n_top_eigenvalues,)
+        Largest eigenvalues (empty when ``n_top_eigenvalues=0``).
+    zero_row_fraction_ : float
+        Fraction of coordinates with a zero Hessian row (0 without deflation).
+    n_params_ : int
+        Number of parameters ``D`` of the Hessian.
+    param_names_ : list of str
+        Their names.
+    n_samples_ : int
+        Samples the Hessian was taken over.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from torch import nn
+    >>> from skorch import NeuralNetClassifier
+    >>> from sparselimit.spectral import HessianSpectrum
+    >>> X = np.random.RandomState(0).randn(64, 4).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> net = NeuralNetClassifier(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)),
+    ...                           criterion=nn.CrossEntropyLoss, max_epochs=2, verbose=0,
+    ...                           train_split=None)
+    >>> hs = HessianSpectrum(net, n_lanczos_steps=16, random_state=0).fit(X, y)
+    >>> hs.n_params_, hs.spectrum_.nodes.shape
+    (48, (1, 16))
+    """
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        prefit=False,
+        n_probes=1,
+        n_lanczos_steps=128,
+        params=None,
+        deflate_zero_rows=True,
+        max_samples=None,
+        batch_size=128,
+        n_top_eigenvalues=1,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.prefit = prefit
+        self.n_probes = n_probes
+        self.n_lanczos_steps = n_lanczos_steps
+        self.params = params
+        self.deflate_zero_rows = deflate_zero_rows
+        self.max_samples = max_samples
+        self.batch_size = batch_size
+        self.n_top_eigenvalues = n_top_eigenvalues
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _subsample(self, n, gen):
+        ms = self.max_samples
+        if ms is None:
+            return None
+        if isinstance(ms, numbers.Integral) and not isinstance(ms, bool):
+            if ms < 1:
+                raise ValueError(f"`max_samples` as an int must be >= 1; got {ms}.")
+            k = min(int(ms), n)
+        elif isinstance(ms, numbers.Real) and 0 < ms <= 1:
+            k = max(1, int(round(ms * n)))
+        else:
+            raise ValueError(
+                "`max_samples` must be None, an int >= 1 (a count) or a float in (0, 1] (a "
+                f"fraction); got {ms!r}."
+            )
+        if k >= n:
+            return None
+        return np.sort(torch.randperm(n, generator=gen)[:k].numpy())
+
+    def fit(self, X, y=None):
+        """Fit (or take) the net and estimate its Hessian spectrum on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like or tensor of shape (n_samples, ...)
+            Inputs, unaugmented, in a fixed order.
+        y : array-like or tensor of shape (n_samples, ...), default=None
+            Targets.
+
+        Returns
+        -------
+        self : HessianSpectrum
+        """
+        if self.estimator is None:
+            raise ValueError(
+                "`estimator` is None; pass a skorch net, e.g. HessianSpectrum(net) (fitted "
+                "with prefit=True, or unfitted to fit a clone first)."
+            )
+        _check_int(self.n_probes, "n_probes", 1)
+        _check_int(self.n_lanczos_steps, "n_lanczos_steps", 1)
+        _check_int(self.batch_size, "batch_size", 1)
+        n_top = _check_int(self.n_top_eigenvalues, "n_top_eigenvalues", 0)
+        check_X_y(X, y)
+        if isinstance(self.random_state, torch.Generator):
+            raise TypeError("`random_state` must be None, an int or a numpy RandomState.")
+        gen = make_generator(self.random_state)
+
+        if self.prefit:
+            net = self.estimator
+            resolve_module(net)  # raises NotFittedError if uninitialized
+        else:
+            net = clone(self.estimator).fit(X, y)
+        loss_fn = skorch_data_loss(net)
+        module = resolve_module(net)
+
+        idx = self._subsample(len(X), gen)
+        if idx is not None:
+            X = X[idx]
+            y = None if y is None else y[idx]
+
+        op = HessianOperator(module, loss_fn, X, y, params=self.params,
+                             batch_size=self.batch_size)
+        spectrum = slq_spectrum(
+            op, self.n_probes, self.n_lanczos_steps, random_state=gen,
+            deflate_zero_rows=self.deflate_zero_rows, verbose=self.verbose,
+        )
+        self.estimator_ = net
+        self.spectrum_ = spectrum
+        self.trace_ = spectrum.trace()
+        self.top_eigenvalues_ = (
+            top_eigenvalues(op, n_top, random_state=gen) if n_top else np.empty(0)
+        )
+        self.zero_row_fraction_ = spectrum.zero_row_fraction
+        self.n_params_ = op.n_params
+        self.param_names_ = list(op.param_names)
+        self.n_samples_ = op.n_samples
+        return self
+
+    def density(self, grid=None, sigma=None, *, include_zero_rows=True):
+        """Smoothed spectral density ``(grid, values)`` of the fitted spectrum.
+
+        ``grid`` defaults to 512 points spanning the Ritz values with a margin, ``sigma`` to
+        1% of that span. Zero rows are included as mass ``p0`` at 0 by default.
+        """
+        check_is_fitted(self, "spectrum_")
+        sd = self.spectrum_
+        if grid is None:
+            lo, hi = float(min(sd.nodes.min(), 0.0)), float(max(sd.nodes.max(), 0.0))
+            span = max(hi - lo, 1e-12)
+            grid = np.linspace(lo - 0.05 * span, hi + 0.05 * span, 512)
+            sigma = 0.01 * span if sigma is None else sigma
+        elif sigma is None:
+            grid = np.asarray(grid, dtype=np.float64)
+            sigma = 0.01 * max(float(np.ptp(grid)), 1e-12)
+        grid = np.asarray(grid, dtype=np.float64)
+        return grid, sd.density(grid, sigma, include_zero_rows=include_zero_rows)
+
+    def plot(self, ax=None, **kwargs):
+        """Plot the density; see :class:`HessianSpectrumDisplay`."""
+        from ._display import HessianSpectrumDisplay
+
+        return HessianSpectrumDisplay.from_estimator(self, ax=ax, **kwargs)

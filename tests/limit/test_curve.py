@@ -1,0 +1,169 @@
+"""measure_pruning_curve and the measured-limit rules."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from sparselimit.limit import PruningCurve, measure_pruning_curve, measured_limit
+
+
+def _state(net):
+    return {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+
+def _manual_score(net, X, y, rho):
+    """Prune a deep copy by hand (stable sort of |w|, round(rho D) smallest) and score it."""
+    net = copy.deepcopy(net)
+    ws = [p for n, p in net.module_.named_parameters() if n.endswith("weight")]
+    flat = torch.cat([p.detach().abs().reshape(-1) for p in ws])
+    n = int(round(rho * flat.numel()))
+    remove = torch.zeros(flat.numel(), dtype=torch.bool)
+    remove[torch.sort(flat, stable=True).indices[:n]] = True
+    start = 0
+    with torch.no_grad():
+        for p in ws:
+            k = p.numel()
+            p.view(-1)[remove[start : start + k]] = 0
+            start += k
+    return float(np.mean(net.predict(X) == y))
+
+
+def test_one_shot_curve_matches_manual_pruning_and_leaves_the_net_alone(fitted_net, data):
+    X, y = data
+    before = _state(fitted_net)
+    rhos = [0.0, 0.3, 0.6, 0.9]
+    curve = measure_pruning_curve(fitted_net, X, y, sparsities=rhos[::-1])
+    np.testing.assert_allclose(curve.sparsities, rhos)  # sorted
+    for r, s in zip(rhos, curve.scores):
+        assert s == pytest.approx(_manual_score(fitted_net, X, y, r))
+    assert curve.scores[0] == pytest.approx(curve.dense_score)
+    assert curve.losses[-1] > curve.losses[0]
+    assert np.all(np.diff(curve.radii) >= 0) and curve.radii[0] == 0
+    after = _state(fitted_net)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_matches_prune_global(fitted_net, data):
+    prune = pytest.importorskip("sparselimit.pruning")
+    X, y = data
+    curve = measure_pruning_curve(fitted_net, X, y, sparsities=[0.55])
+    res = prune.prune_global(fitted_net.module_, 0.55, copy=True)
+    with torch.no_grad():
+        pred = res.module(torch.as_tensor(X)).argmax(1).numpy()
+    assert curve.scores[0] == pytest.approx(np.mean(pred == y))
+
+
+def test_default_grid_and_single_sort(fitted_net, data, monkeypatch):
+    X, y = data
+    calls = {"sort": 0, "deepcopy": 0}
+    real_sort, real_copy = torch.sort, copy.deepcopy
+
+    def counting_sort(*a, **k):
+        calls["sort"] += 1
+        return real_sort(*a, **k)
+
+    def counting_copy(*a, **k):
+        calls["deepcopy"] += 1
+        return real_copy(*a, **k)
+
+    import sparselimit.limit._curve as mod
+
+    monkeypatch.setattr(mod.torch, "sort", counting_sort)
+    monkeypatch.setattr(mod.copy, "deepcopy", counting_copy)
+    curve = measure_pruning_curve(fitted_net, X, y)
+    assert len(curve.sparsities) == 100 and curve.sparsities[-1] == pytest.approx(0.99)
+    assert calls == {"sort": 1, "deepcopy": 1}
+
+
+def test_fine_tuning_keeps_the_mask_and_helps(fitted_net, data):
+    X, y = data
+    before = _state(fitted_net)
+    one_shot = measure_pruning_curve(fitted_net, X, y, sparsities=[0.0, 0.8, 0.9])
+    tuned = measure_pruning_curve(
+        fitted_net, X, y, sparsities=[0.0, 0.8, 0.9], fine_tune_epochs=3, random_state=0
+    )
+    assert tuned.fine_tune_epochs == 3
+    assert tuned.dense_score == tuned.scores[0]  # the retrained dense net is the reference
+    added = measure_pruning_curve(fitted_net, X, y, sparsities=[0.8], fine_tune_epochs=1)
+    assert list(added.sparsities) == [0.0, 0.8]
+    assert tuned.scores[-1] >= one_shot.scores[-1] - 0.02
+    tuned2 = measure_pruning_curve(
+        fitted_net, X, y, sparsities=[0.0, 0.8, 0.9], fine_tune_epochs=3, random_state=0
+    )
+    np.testing.assert_allclose(tuned.scores, tuned2.scores)  # seeded
+    after = _state(fitted_net)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_fine_tuned_nets_stay_sparse(fitted_net, data, monkeypatch):
+    X, y = data
+    import sparselimit.limit._curve as mod
+
+    seen = []
+    real = mod._evaluate
+
+    def spy(net, X_, y_, score):
+        ws = [p for n, p in net.module_.named_parameters() if n.endswith("weight")]
+        flat = torch.cat([p.detach().reshape(-1) for p in ws])
+        seen.append(float((flat == 0).float().mean()))
+        return real(net, X_, y_, score)
+
+    monkeypatch.setattr(mod, "_evaluate", spy)
+    measure_pruning_curve(fitted_net, X, y, sparsities=[0.5, 0.75], fine_tune_epochs=2)
+    # seen: the dense evaluation, then rho = 0 (added reference), 0.5, 0.75
+    assert seen[2] >= 0.5 - 1e-3 and seen[3] >= 0.75 - 1e-3
+
+
+def test_rules():
+    rho = np.array([0.0, 0.1, 0.2, 0.3, 0.4])
+    acc = np.array([0.9, 0.91, 0.89, 0.9, 0.5])
+    assert measured_limit(rho, acc, 0.9, "last_above") == 0.3
+    assert measured_limit(rho, acc, 0.9, "first_drop") == 0.1
+    assert measured_limit(rho, acc, 0.9, "first_drop", tolerance=0.02) == 0.3
+    assert measured_limit(rho, np.full(5, 0.5), 0.9, "last_above") == 0.0
+    assert measured_limit(rho, np.full(5, 0.95), 0.9, "first_drop") == 0.4
+    with pytest.raises(ValueError, match="rule"):
+        measured_limit(rho, acc, 0.9, "best")
+    with pytest.raises(ValueError, match="tolerance"):
+        measured_limit(rho, acc, 0.9, tolerance=-1)
+
+
+def test_curve_object(fitted_net, data):
+    import json
+
+    X, y = data
+    curve = measure_pruning_curve(
+        fitted_net, X, y, sparsities=np.linspace(0, 0.9, 5), rule="first_drop", tolerance=0.01
+    )
+    assert isinstance(curve, PruningCurve)
+    assert curve.measured_limit == curve.limit()
+    d = curve.to_dict()
+    json.dumps(d)
+    assert set(d["limits"]) == {"last_above", "first_drop"}
+
+
+def test_regressor_scores_r2():
+    from skorch import NeuralNetRegressor
+    from torch import nn
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4).astype(np.float32)
+    y = X.sum(axis=1, keepdims=True)
+    net = NeuralNetRegressor(
+        nn.Linear(4, 1), max_epochs=20, lr=0.1, train_split=None, verbose=0
+    ).fit(X, y)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0, 0.75])
+    assert curve.score_name == "r2"
+    assert curve.dense_score > 0.9 and curve.scores[1] < curve.dense_score
+
+
+def test_bad_input(fitted_net, data):
+    X, y = data
+    with pytest.raises(ValueError, match="sparsities"):
+        measure_pruning_curve(fitted_net, X, y, sparsities=[0.5, 1.0])
+    with pytest.raises(ValueError, match="fine_tune_epochs"):
+        measure_pruning_curve(fitted_net, X, y, fine_tune_epochs=-1)
+    with pytest.raises(TypeError, match="skorch"):
+        measure_pruning_curve(object(), X, y)

@@ -1,0 +1,73 @@
+"""PruningLimitDisplay and limit_report."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from sparselimit.limit import (
+    LimitRegimeWarning,
+    PruningLimitDisplay,
+    PruningLimitEstimator,
+    limit_report,
+    measure_pruning_curve,
+)
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def fitted(fitted_net, data):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        est = PruningLimitEstimator(
+            fitted_net, prefit=True, spectrum="exact", epsilon_batch_size=64
+        ).fit(X, y)
+    curve = measure_pruning_curve(est, X, y, sparsities=np.linspace(0, 0.95, 20))
+    return est, curve
+
+
+def test_display_two_panels(fitted):
+    import matplotlib.pyplot as plt
+
+    est, curve = fitted
+    disp = PruningLimitDisplay.from_estimator(est, curve)
+    assert len(disp.axes_) == 2
+    x, yv = disp.crossing_.get_data()
+    assert yv[0] == pytest.approx(est.pruning_limit_)
+    assert x[0] == pytest.approx(est.radius(est.pruning_limit_))
+    # the crossing lies on the theory curve
+    assert float(est.width(x[0])) == pytest.approx(est.pruning_limit_, abs=1e-4)
+    labels = [t.get_text() for t in disp.axes_[1].get_legend().get_texts()]
+    assert any("predicted" in t for t in labels) and any("measured" in t for t in labels)
+    plt.close("all")
+
+
+def test_display_one_panel_and_given_axes(fitted):
+    import matplotlib.pyplot as plt
+
+    est, curve = fitted
+    disp = PruningLimitDisplay.from_estimator(est)
+    assert len(disp.axes_) == 1
+    fig, axes = plt.subplots(1, 2)
+    disp = PruningLimitDisplay.from_estimator(est, curve, ax=axes)
+    assert disp.figure_ is fig
+    with pytest.raises(ValueError, match="ax"):
+        PruningLimitDisplay.from_estimator(est, curve, ax=axes[:1])
+    plt.close("all")
+
+
+def test_limit_report_is_json(fitted, fitted_net, data):
+    X, y = data
+    est, curve = fitted
+    tuned = measure_pruning_curve(est, X, y, sparsities=[0.0, 0.5], fine_tune_epochs=1)
+    report = limit_report(est, curve, retrained_curve=tuned)
+    text = json.dumps(report)
+    back = json.loads(text)
+    assert back["predicted"]["pruning_limit"] == pytest.approx(est.pruning_limit_)
+    assert back["measured"]["limits"]["last_above"] == curve.limit("last_above")
+    assert back["measured_retrained"]["fine_tune_epochs"] == 1
+    assert "diagnostics" in back and "warnings" in back["diagnostics"]
+    assert back["timings"]["measured_curve"] == pytest.approx(curve.seconds)

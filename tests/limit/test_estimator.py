@@ -1,0 +1,283 @@
+"""PruningLimitEstimator: contract, exact reference, and the consequences the theory predicts."""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from torch import nn
+
+from sparselimit.limit import LimitRegimeWarning, PruningLimitEstimator, limit_report
+from sparselimit.limit._exact import dense_hessian
+
+from ._helpers import fit_seeded, make_net
+
+
+def _exact(net, X=None, y=None, **kw):
+    """An exact-spectrum estimator on a prefit net, fitted (regime warnings silenced) if X."""
+    params = dict(prefit=True, spectrum="exact", epsilon_batch_size=64, random_state=0)
+    params.update(kw)
+    est = PruningLimitEstimator(net, **params)
+    if X is None:
+        return est
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        return est.fit(X, y)
+
+
+def _state(net):
+    return {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+
+def test_exact_mode_matches_brute_force(fitted_net, data):
+    X, y = data
+    est = _exact(fitted_net, X, y)
+    # brute force: dense Hessian with torch.func.hessian, all eigenvalues, scan rho
+    module = fitted_net.module_
+    m64 = copy.deepcopy(module).double().eval()
+    names = ["0.weight", "2.weight"]
+    shapes = [dict(m64.named_parameters())[n].shape for n in names]
+    sizes = [int(np.prod(s)) for s in shapes]
+    fixed = {n: p.detach() for n, p in m64.named_parameters() if n not in names}
+    Xt, yt = torch.as_tensor(X).double(), torch.as_tensor(y)
+
+    def f(w):
+        parts = dict(zip(names, (t.view(s) for t, s in zip(w.split(sizes), shapes))))
+        out = torch.func.functional_call(m64, {**fixed, **parts}, (Xt,))
+        return nn.functional.cross_entropy(out, yt)
+
+    w0 = torch.cat([dict(m64.named_parameters())[n].detach().reshape(-1) for n in names])
+    H = torch.autograd.functional.hessian(f, w0).numpy()
+    lam = np.linalg.eigvalsh(H)
+    w_abs = np.sort(np.abs(w0.numpy()))
+    D = w0.numel()
+    eps = est.epsilon_
+    grid = np.arange(D + 1) / D
+    R = np.sqrt(np.concatenate([[0.0], np.cumsum(w_abs**2)]))
+    G = np.array([np.mean(1 / (1 + r**2 * np.abs(lam) / (2 * eps))) for r in R])
+    k = np.argmax(grid - G >= 0)  # first grid point past the crossing
+    assert grid[k - 1] <= est.pruning_limit_ <= grid[k] + 1e-9
+    assert est.n_params_ == D
+    assert est.sharpness_ == pytest.approx(np.trace(H) / D, rel=1e-6)
+    # the estimator's own dense Hessian agrees with autograd's
+    H2 = dense_hessian(module, nn.functional.cross_entropy, X, y, names, batch_size=100)
+    np.testing.assert_allclose(H2, H, atol=1e-10)
+
+
+def test_fitted_attributes_and_interval(fitted_net, data):
+    X, y = data
+    est = _exact(fitted_net, X, y)
+    lo, hi = est.pruning_limit_interval_
+    assert 0 <= lo <= est.pruning_limit_ <= hi < 1
+    assert est.keep_ratio_ == pytest.approx(1 - est.pruning_limit_)
+    assert est.predict_ratio() == est.pruning_limit_
+    assert est.jensen_limit_ <= est.pruning_limit_ + 1e-6
+    assert est.probe_limits_.shape == (1,)
+    rho, R = est.radius_curve_
+    assert rho[0] == 0 and R[0] == 0 and np.all(np.diff(R) >= 0)
+    Rw, Gw = est.width_curve_
+    assert Gw[0] == pytest.approx(1.0) and np.all(np.diff(Gw) <= 1e-12)
+    assert set(est.timings_) >= {"train", "epsilon", "radius", "spectrum", "solve", "total"}
+    assert est.n_lanczos_steps_ == int(est.spectrum_.n_steps.max())
+    report = limit_report(est)
+    import json
+
+    json.dumps(report)
+
+
+def test_larger_epsilon_raises_the_limit_without_new_hessian_work(fitted_net, data, monkeypatch):
+    X, y = data
+    est = _exact(fitted_net, X, y)
+    import sparselimit.limit._estimator as mod
+
+    def boom(*a, **k):
+        raise AssertionError("predict_ratio must not compute a Hessian")
+
+    monkeypatch.setattr(mod, "dense_hessian", boom)
+    eps = est.epsilon_
+    values = [est.predict_ratio(epsilon=e) for e in (eps / 10, eps, eps * 10, eps * 100)]
+    assert values[1] == pytest.approx(est.pruning_limit_, abs=1e-6)
+    assert all(b > a for a, b in zip(values, values[1:]))
+    monkeypatch.undo()
+    # and refitting with epsilon given as a float gives the same number
+    est2 = _exact(fitted_net, X, y, epsilon=eps * 10)
+    assert est2.pruning_limit_ == pytest.approx(values[2], abs=1e-6)
+    with pytest.raises(ValueError, match="epsilon"):
+        est.predict_ratio(epsilon=-1.0)
+
+
+def test_scaling_the_weights_lowers_the_prediction():
+    # A linear least-squares net: its Hessian 2 X^T X / n does not depend on the weights, so
+    # scaling the weights by c > 1 changes R(rho) -> c R(rho) and nothing else the formula uses
+    # (epsilon is held fixed as a float). The theory says the limit must drop.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 30).astype(np.float32)
+    y = (X @ rng.randn(30, 1)).astype(np.float32)
+    net = NeuralNetRegressor(
+        nn.Linear(30, 1, bias=False), max_epochs=1, verbose=0, train_split=None
+    ).initialize()
+    with torch.no_grad():
+        net.module_.weight.copy_(torch.from_numpy(rng.randn(1, 30).astype(np.float32)))
+    preds = []
+    for c in (1.0, 2.0, 4.0):
+        scaled = copy.deepcopy(net)
+        with torch.no_grad():
+            scaled.module_.weight.mul_(c)
+        est = _exact(scaled, X, y, epsilon=0.5)
+        preds.append(est.pruning_limit_)
+        lam = np.linalg.eigvalsh(2 * X.T.astype(np.float64) @ X / 200)
+        np.testing.assert_allclose(np.sort(est.spectrum_.nodes.ravel()), lam, rtol=1e-5)
+    assert preds[0] > preds[1] > preds[2]
+
+
+def test_mostly_zero_network_predicts_at_least_its_zero_fraction(fitted_net, data):
+    X, y = data
+    net = copy.deepcopy(fitted_net)
+    w = [p for n, p in net.module_.named_parameters() if n.endswith("weight")]
+    flat = torch.cat([p.detach().abs().reshape(-1) for p in w])
+    D = flat.numel()
+    k = int(0.85 * D)
+    thr = flat.sort().values[k - 1]
+    with torch.no_grad():
+        for p in w:
+            p[p.abs() <= thr] = 0.0
+    zero_fraction = float((torch.cat([p.reshape(-1) for p in w]) == 0).float().mean())
+    est = _exact(net, X, y, epsilon=0.05)
+    assert est.diagnostics_["zero_weight_fraction"] == pytest.approx(zero_fraction)
+    assert est.pruning_limit_ >= zero_fraction - 1.0 / D
+
+
+def test_flat_counts_negative_eigenvalues_as_flat(fitted_net, data):
+    X, y = data
+    a = _exact(fitted_net, X, y)
+    f = _exact(fitted_net, X, y, negative_eigenvalues="flat")
+    assert f.pruning_limit_ >= a.pruning_limit_ - 1e-9
+
+
+def test_deflation_does_not_change_the_exact_prediction(fitted_net, data):
+    X, y = data
+    a = _exact(fitted_net, X, y, deflate_zero_rows=True)
+    b = _exact(fitted_net, X, y, deflate_zero_rows=False)
+    assert b.zero_row_fraction_ == 0.0
+    assert a.pruning_limit_ == pytest.approx(b.pruning_limit_, abs=1e-5)
+
+
+def test_prefit_does_not_mutate_the_users_net(fitted_net, data):
+    X, y = data
+    before = _state(fitted_net)
+    fitted_net.module_.train()
+    est = _exact(fitted_net, X, y)
+    after = _state(fitted_net)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert fitted_net.module_.training
+    assert est.estimator_ is not fitted_net
+
+
+def test_not_prefit_fits_a_clone(data):
+    X, y = data
+    net = make_net(max_epochs=3)
+    est = PruningLimitEstimator(net, spectrum="exact", epsilon_batch_size=64, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        est.fit(X, y)
+    assert not hasattr(net, "module_")
+    assert est.timings_["train"] > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        est2 = clone(est).fit(X, y)
+    assert est2.pruning_limit_ == pytest.approx(est.pruning_limit_, abs=1e-6)  # seeded
+
+
+def test_default_estimator(data):
+    X, y = data
+    est = PruningLimitEstimator(spectrum="exact", epsilon_batch_size=64, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        est.fit(X, y + 3)  # any labels
+    assert 0 <= est.pruning_limit_ < 1
+    assert est.estimator_.l1_alpha == 1e-4
+
+
+def test_clone_and_pickle_before_and_after_fit(fitted_net, data):
+    X, y = data
+    est = _exact(fitted_net)
+    assert clone(est).get_params()["spectrum"] == "exact"
+    pickle.loads(pickle.dumps(est))
+    est = _exact(fitted_net, X, y)
+    est2 = pickle.loads(pickle.dumps(est))
+    assert est2.pruning_limit_ == est.pruning_limit_
+    assert est2.predict_ratio(epsilon=0.1) == est.predict_ratio(epsilon=0.1)
+    c = clone(est)
+    assert not hasattr(c, "pruning_limit_")
+
+
+def test_validation_errors(fitted_net, data):
+    X, y = data
+    with pytest.raises(NotFittedError):
+        PruningLimitEstimator().predict_ratio()
+    with pytest.raises(ValueError, match="n_probes"):
+        PruningLimitEstimator(fitted_net, prefit=True, n_probes=0).fit(X, y)
+    with pytest.raises(ValueError, match="epsilon"):
+        PruningLimitEstimator(fitted_net, prefit=True, epsilon=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="spectrum"):
+        PruningLimitEstimator(fitted_net, prefit=True, spectrum="dense").fit(X, y)
+    with pytest.raises(NotFittedError):
+        PruningLimitEstimator(make_net(), prefit=True).fit(X, y)
+    with pytest.raises(TypeError, match="skorch"):
+        PruningLimitEstimator(nn.Linear(2, 2)).fit(X, y)
+    with pytest.raises(ValueError, match="epsilon_batch_size"):
+        PruningLimitEstimator(fitted_net, prefit=True, spectrum="exact").fit(X[:200], y[:200])
+
+
+# ------------------------------------------------------------------ regime warnings
+def test_warns_without_l1(data):
+    X, y = data
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=5,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+    )
+    net = fit_seeded(net, X, y)
+    est = PruningLimitEstimator(net, prefit=True, spectrum="exact", epsilon_batch_size=64)
+    with pytest.warns(LimitRegimeWarning, match="L1"):
+        est.fit(X, y)
+    assert not est.diagnostics_["in_regime"]
+    assert any("L1" in m for m in est.diagnostics_["warnings"])
+
+
+def test_warns_when_epsilon_is_tiny(fitted_net, data):
+    X, y = data
+    est = PruningLimitEstimator(fitted_net, prefit=True, spectrum="exact", epsilon=1e-9)
+    with pytest.warns(LimitRegimeWarning, match="tiny relative to the loss"):
+        est.fit(X, y)
+
+
+class _Square(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(5, 1, bias=False)
+
+    def forward(self, x):
+        return self.lin(x) ** 2
+
+
+def test_warns_on_a_large_negative_spectrum():
+    # f(x) = (w.x)^2 fitted to y = 1 from w ~ 0: the loss is locally concave (a maximum)
+    rng = np.random.RandomState(0)
+    X = rng.randn(256, 5).astype(np.float32)
+    y = np.ones((256, 1), dtype=np.float32)
+    net = NeuralNetRegressor(_Square, max_epochs=1, verbose=0, train_split=None).initialize()
+    with torch.no_grad():
+        net.module_.lin.weight.mul_(1e-3)
+    est = PruningLimitEstimator(net, prefit=True, spectrum="exact", epsilon_batch_size=64)
+    with pytest.warns(LimitRegimeWarning, match="negative eigenvalues"):
+        est.fit(X, y)
+    assert est.diagnostics_["negative_mass"] > 0.9

@@ -1,0 +1,136 @@
+"""HessianSpectrum: skorch integration, sklearn contract, subsampling, display."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from torch import nn
+
+from sparselimit.curvature import HessianOperator
+from sparselimit.spectral import HessianSpectrum, HessianSpectrumDisplay, SpectralDensity
+
+
+def _net(**kw):
+    torch.manual_seed(0)
+    params = dict(criterion=nn.CrossEntropyLoss, max_epochs=3, lr=0.1, train_split=None,
+                  verbose=0, batch_size=64)
+    params.update(kw)
+    return NeuralNetClassifier(nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
+                               **params)
+
+
+@pytest.fixture(scope="module")
+def fitted(digits_small_module):
+    X, y = digits_small_module
+    net = _net().fit(X, y)
+    est = HessianSpectrum(net, prefit=True, n_probes=2, n_lanczos_steps=20, random_state=0)
+    return est.fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def digits_small_module():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X[:300] / 16.0).astype(np.float32), y[:300].astype(np.int64)
+
+
+def test_fitted_attributes(fitted):
+    est, X, y = fitted
+    sd = est.spectrum_
+    assert isinstance(sd, SpectralDensity) and sd.nodes.shape == (2, 20)
+    assert est.n_params_ == 64 * 16 + 16 * 10 and est.param_names_ == ["0.weight", "2.weight"]
+    assert est.n_samples_ == 300
+    assert 0 < est.zero_row_fraction_ < 1  # digits has always-zero pixels: dead input weights
+    assert sd.n_params + sd.n_zero_rows == est.n_params_
+    assert est.trace_ == pytest.approx(sd.trace())
+    assert est.top_eigenvalues_.shape == (1,)
+    assert est.top_eigenvalues_[0] == pytest.approx(sd.nodes.max(), rel=1e-3)
+    # the estimate is the Hessian of the criterion in eval mode, at the fitted weights
+    op = HessianOperator(est.estimator_.module_, nn.CrossEntropyLoss(), X, y)
+    v = torch.ones(op.shape[0])
+    assert est.estimator_ is est.estimator  # prefit: used as is
+    with torch.no_grad():
+        ref = float(est.estimator_.get_loss(est.estimator_.infer(torch.as_tensor(X)),
+                                            torch.as_tensor(y)))
+    assert op.loss() == pytest.approx(ref, rel=1e-5)
+    assert torch.isfinite(op @ v).all()
+
+
+def test_clone_pickle_and_reproducibility(fitted):
+    est, X, y = fitted
+    c = clone(est)
+    assert c.get_params()["n_lanczos_steps"] == 20 and not hasattr(c, "spectrum_")
+    restored = pickle.loads(pickle.dumps(est))
+    assert restored.spectrum_.allclose(est.spectrum_)
+    again = HessianSpectrum(est.estimator_, prefit=True, n_probes=2, n_lanczos_steps=20,
+                            random_state=0).fit(X, y)
+    assert np.array_equal(again.spectrum_.nodes, est.spectrum_.nodes)
+
+
+def test_unfitted_estimator_is_cloned_and_fitted(digits_small_module):
+    X, y = digits_small_module
+    net = _net(max_epochs=1)
+    est = HessianSpectrum(net, n_lanczos_steps=8, n_top_eigenvalues=0, max_samples=0.5,
+                          deflate_zero_rows=False, random_state=0).fit(X, y)
+    assert not hasattr(net, "module_")  # the user's net is untouched
+    assert est.n_samples_ == 150 and est.top_eigenvalues_.shape == (0,)
+    assert est.zero_row_fraction_ == 0.0 and est.spectrum_.n_params == est.n_params_
+    est2 = HessianSpectrum(est.estimator_, prefit=True, n_lanczos_steps=8,
+                           n_top_eigenvalues=0, max_samples=100, random_state=0).fit(X, y)
+    assert est2.n_samples_ == 100
+
+
+def test_nll_classifier_and_regressor_losses():
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 5).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    clf = NeuralNetClassifier(nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2),
+                                            nn.Softmax(dim=-1)),
+                              max_epochs=2, train_split=None, verbose=0).fit(X, y)
+    est = HessianSpectrum(clf, prefit=True, n_lanczos_steps=5, random_state=0).fit(X, y)
+    assert np.isfinite(est.spectrum_.nodes).all()
+    yr = X[:, :1] * 2.0
+    reg = NeuralNetRegressor(nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1)),
+                             max_epochs=2, train_split=None, verbose=0).fit(X, yr)
+    est = HessianSpectrum(reg, prefit=True, params="all", n_lanczos_steps=5,
+                          random_state=0).fit(X, yr)
+    assert est.n_params_ == 5 * 4 + 4 + 4 + 1
+
+
+def test_errors(digits_small_module):
+    X, y = digits_small_module
+    with pytest.raises(ValueError, match="estimator"):
+        HessianSpectrum().fit(X, y)
+    with pytest.raises(NotFittedError):
+        HessianSpectrum(_net(), prefit=True).fit(X, y)
+    with pytest.raises(ValueError, match="n_probes"):
+        HessianSpectrum(_net(), n_probes=0).fit(X, y)
+    with pytest.raises(ValueError, match="max_samples"):
+        HessianSpectrum(_net(max_epochs=1), max_samples=1.5, n_lanczos_steps=2).fit(X, y)
+    with pytest.raises(NotFittedError):
+        HessianSpectrum(_net()).density()
+
+
+def test_display(fitted):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    est, _, _ = fitted
+    grid, dens = est.density()
+    assert grid.shape == dens.shape == (512,) and (dens >= 0).all()
+    disp = HessianSpectrumDisplay.from_estimator(est)
+    assert disp.ax_ is not None and disp.line_.get_xdata().shape == (512,)
+    assert "zero rows" in disp.line_.get_label()
+    fig, ax = plt.subplots()
+    disp2 = est.plot(ax=ax, log_scale=False)
+    assert disp2.ax_ is ax
+    plt.close("all")
