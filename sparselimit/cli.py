@@ -144,7 +144,8 @@ def _make_net(args, task):
     )
 
 
-def _print_table(rows, out=sys.stdout):
+def _print_table(rows, out=None):
+    out = out or sys.stdout  # looked up per call, so redirected stdout is honoured
     print(f"{'sparsity':>9} {'accuracy':>9} {'PQ index':>9}", file=out)
     for r in rows:
         print(f"{r['sparsity']:>9.2f} {r['accuracy']:>9.4f} {r['pq_index']:>9.4f}", file=out)
@@ -183,6 +184,9 @@ def run(args) -> dict:
         prefit=True,
         n_probes=args.n_probes,
         n_lanczos_steps=steps,
+        # the paper's 128-sample batches for epsilon, smaller on small data sets so that the
+        # spread is taken over at least 8 batches
+        epsilon_batch_size=int(min(128, max(8, len(task.y_train) // 8))),
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
     ).fit(task.X_train, task.y_train)

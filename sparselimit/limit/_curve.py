@@ -95,6 +95,22 @@ class PruningCurve:
         ``||w* - w_pruned||_2`` at each sparsity (the distance the pruning moved the weights).
     seconds : float
         Wall time of the sweep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from torch import nn
+    >>> from skorch import NeuralNetClassifier
+    >>> from sparselimit import measure_pruning_curve
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(200, 4).astype(np.float32); y = (X[:, 0] > 0).astype(np.int64)
+    >>> net = NeuralNetClassifier(nn.Linear(4, 2), criterion=nn.CrossEntropyLoss, lr=0.5,
+    ...                           max_epochs=10, train_split=None, verbose=0).fit(X, y)
+    >>> curve = measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5, 0.75])
+    >>> curve.sparsities.tolist(), curve.scores.shape, curve.score_name
+    ([0.0, 0.5, 0.75], (3,), 'accuracy')
+    >>> curve.limit("first_drop", tolerance=1.0)  # every point is within 1.0 of dense
+    0.75
     """
 
     sparsities: np.ndarray

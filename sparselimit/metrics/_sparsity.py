@@ -33,6 +33,18 @@ class LayerSparsity:
         Number of entries that are exactly zero.
     sparsity : float
         ``n_zero / n_params`` (0.0 for an empty tensor).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sparselimit.metrics import sparsity_report
+    >>> layer = nn.Linear(4, 2, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight[0].zero_()
+    >>> row = sparsity_report(layer).layers[0]
+    >>> row.name, row.n_zero, row.sparsity
+    ('weight', 4, 0.5)
     """
 
     name: str
@@ -59,6 +71,18 @@ class SparsityReport:
         Total number of them that are exactly zero.
     sparsity : float
         ``n_zero / n_params``: the fraction of prunable weights removed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sparselimit.metrics import sparsity_report
+    >>> net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight[:2].zero_()
+    >>> report = sparsity_report(net)
+    >>> report.n_params, report.n_zero, report.sparsity
+    (24, 8, 0.333...)
     """
 
     layers: tuple[LayerSparsity, ...]

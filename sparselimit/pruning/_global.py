@@ -58,6 +58,14 @@ class PruningResult(NamedTuple):
         Parameter name -> mask, True where the weight is kept, for every pruned parameter.
     threshold : float
         The largest importance score removed (``-inf`` when nothing was removed).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sparselimit import prune_global
+    >>> module, masks, threshold = prune_global(nn.Linear(10, 10), 0.3, copy=True)
+    >>> int((module.weight == 0).sum()), list(masks)
+    (30, ['weight'])
     """
 
     module: nn.Module

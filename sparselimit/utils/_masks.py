@@ -20,6 +20,18 @@ def check_masks(module: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[st
     """Check that every mask names a parameter of ``module`` with the same shape.
 
     Returns the parameters the masks refer to, by name.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sparselimit.utils import check_masks
+    >>> list(check_masks(nn.Linear(3, 2), {"weight": torch.ones(2, 3, dtype=torch.bool)}))
+    ['weight']
+    >>> check_masks(nn.Linear(3, 2), {"weight": torch.ones(3, 2, dtype=torch.bool)})
+    Traceback (most recent call last):
+    ...
+    ValueError: Mask for 'weight' has shape (3, 2) but the parameter has shape (2, 3); ...
     """
     params = dict(module.named_parameters())
     out = {}

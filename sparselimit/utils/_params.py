@@ -107,9 +107,7 @@ def select_prunable(
         # keep named_parameters order (and its de-duplication of shared tensors)
         order = [name for name, _ in module.named_parameters()]
         chosen = {name: chosen[name] for name in order if name in chosen}
-    chosen = {
-        name: p for name, p in chosen.items() if not any(r.search(name) for r in exclude_re)
-    }
+    chosen = {name: p for name, p in chosen.items() if not any(r.search(name) for r in exclude_re)}
     if require and not chosen:
         raise ValueError(
             f"No prunable parameters found in {type(module).__name__} (include={include!r}, "

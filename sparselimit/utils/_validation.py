@@ -45,7 +45,17 @@ def check_sparsity(sparsity, name: str = "sparsity") -> float:
 
 
 def check_finite(array, name: str = "X") -> None:
-    """Raise ``ValueError`` if ``array`` (NumPy array or tensor) holds NaN or infinity."""
+    """Raise ``ValueError`` if ``array`` (NumPy array or tensor) holds NaN or infinity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparselimit.utils import check_finite
+    >>> check_finite(np.array([1.0, np.inf]), "X")
+    Traceback (most recent call last):
+    ...
+    ValueError: `X` contains NaN or infinity; ...
+    """
     if isinstance(array, torch.Tensor):
         if array.is_floating_point() and not bool(torch.isfinite(array).all()):
             raise ValueError(
@@ -94,7 +104,17 @@ def _length(a):
 
 
 def check_weights_finite(params, where: str = "the network") -> None:
-    """Raise ``ValueError`` if any tensor in ``params`` (name -> tensor) is not finite."""
+    """Raise ``ValueError`` if any tensor in ``params`` (name -> tensor) is not finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sparselimit.utils import check_weights_finite
+    >>> check_weights_finite({"fc.weight": torch.tensor([0.0, float("nan")])})
+    Traceback (most recent call last):
+    ...
+    ValueError: Parameter 'fc.weight' of the network contains NaN or infinity; ...
+    """
     for name, p in params.items():
         if not bool(torch.isfinite(p.detach()).all()):
             raise ValueError(
