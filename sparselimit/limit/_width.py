@@ -123,7 +123,7 @@ class GaussianWidth:
         return self.per_probe(R, epsilon).mean(axis=0)
 
     def mean_curvature(self) -> float:
-        """``tr(C) / D`` with ``C`` the curvature used (``|H|`` or ``H+``), zero rows counted as 0."""
+        """``tr(C) / D``, ``C`` the curvature used (``|H|`` or ``H+``), zero rows counted as 0."""
         m = (self.weights * self.curvature).sum(axis=1).mean()
         return float((1.0 - self.zero_row_fraction) * m)
 
