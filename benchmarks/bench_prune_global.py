@@ -53,8 +53,10 @@ def build_model(width: int, seed: int = 0) -> nn.Module:
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     model = nn.Sequential(
-        nn.Linear(width // 2, width), nn.ReLU(),
-        nn.Linear(width, width), nn.ReLU(),
+        nn.Linear(width // 2, width),
+        nn.ReLU(),
+        nn.Linear(width, width),
+        nn.ReLU(),
         nn.Linear(width, width // 2),
     )
     torch.random.set_rng_state(gen_state)
@@ -110,20 +112,34 @@ def memory_child(method: str, width: int) -> None:
     else:
         peak = _status_kib("VmHWM")
     rss_after = _status_kib("VmRSS")
-    print(json.dumps({
-        "method": method,
-        "weight_bytes": weight_bytes,
-        "peak_extra_bytes": (peak - rss_before) * 1024,
-        "retained_extra_bytes": (rss_after - rss_before) * 1024,
-        "how": how,
-    }))
+    print(
+        json.dumps(
+            {
+                "method": method,
+                "weight_bytes": weight_bytes,
+                "peak_extra_bytes": (peak - rss_before) * 1024,
+                "retained_extra_bytes": (rss_after - rss_before) * 1024,
+                "how": how,
+            }
+        )
+    )
 
 
 def measure_memory(method: str, width: int) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-child", method, "--width", str(width),
-         "--threads", str(torch.get_num_threads())],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            method,
+            "--width",
+            str(width),
+            "--threads",
+            str(torch.get_num_threads()),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -193,9 +209,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="width 512, 2 repeats")
     parser.add_argument("--selection", action="store_true")
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for both methods (default 1: the CI box has 2 "
-                        "shared cores; numpy's partition is single-threaded anyway)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both methods (default 1: the CI box has 2 "
+        "shared cores; numpy's partition is single-threaded anyway)",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -207,37 +227,54 @@ def main(argv=None):
 
     base = build_model(args.width)
     n_weights = sum(m.weight.numel() for m in linear_layers(base))
-    print(f"MLP {args.width // 2}-{args.width}-{args.width}-{args.width // 2}: "
-          f"{n_weights / 1e6:.1f}M prunable weights ({n_weights * 4 / 2**20:.0f} MiB), "
-          f"sparsity {SPARSITY}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"numpy {np.__version__}, {os.cpu_count()} CPUs")
+    print(
+        f"MLP {args.width // 2}-{args.width}-{args.width}-{args.width // 2}: "
+        f"{n_weights / 1e6:.1f}M prunable weights ({n_weights * 4 / 2**20:.0f} MiB), "
+        f"sparsity {SPARSITY}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"numpy {np.__version__}, {os.cpu_count()} CPUs"
+    )
 
     times, check = measure_time(base, args.repeats)
     del base
     gc.collect()
     mem = {m: measure_memory(m, args.width) for m in METHODS}
 
-    print(f"\n{'method':<28}{'median s':>10}{'min s':>9}{'peak extra':>12}{'x weights':>11}"
-          f"{'retained':>10}")
+    print(
+        f"\n{'method':<28}{'median s':>10}{'min s':>9}{'peak extra':>12}{'x weights':>11}"
+        f"{'retained':>10}"
+    )
     for m in METHODS:
         wb = mem[m]["weight_bytes"]
-        print(f"{m:<28}{statistics.median(times[m]):>10.3f}{min(times[m]):>9.3f}"
-              f"{mem[m]['peak_extra_bytes'] / 2**20:>9.0f} MiB"
-              f"{mem[m]['peak_extra_bytes'] / wb:>10.2f}x"
-              f"{mem[m]['retained_extra_bytes'] / wb:>9.2f}x")
+        print(
+            f"{m:<28}{statistics.median(times[m]):>10.3f}{min(times[m]):>9.3f}"
+            f"{mem[m]['peak_extra_bytes'] / 2**20:>9.0f} MiB"
+            f"{mem[m]['peak_extra_bytes'] / wb:>10.2f}x"
+            f"{mem[m]['retained_extra_bytes'] / wb:>9.2f}x"
+        )
     ours, theirs = METHODS
     speedup = statistics.median(times[theirs]) / statistics.median(times[ours])
     mem_ratio = mem[theirs]["peak_extra_bytes"] / max(mem[ours]["peak_extra_bytes"], 1)
     ours_x = mem[ours]["peak_extra_bytes"] / mem[ours]["weight_bytes"]
-    print(f"\nspeed-up {speedup:.1f}x (target >= 5x); peak extra memory of prune_global "
-          f"{ours_x:.2f}x the weights (target <= 1.5x), {mem_ratio:.1f}x less than torch's")
-    print(f"weights removed: {check['removed']} -> equal: "
-          f"{len(set(check['removed'].values())) == 1}; identical masks: {check['same_masks']}")
+    print(
+        f"\nspeed-up {speedup:.1f}x (target >= 5x); peak extra memory of prune_global "
+        f"{ours_x:.2f}x the weights (target <= 1.5x), {mem_ratio:.1f}x less than torch's"
+    )
+    print(
+        f"weights removed: {check['removed']} -> equal: "
+        f"{len(set(check['removed'].values())) == 1}; identical masks: {check['same_masks']}"
+    )
     print(f"memory measured with: {mem[ours]['how']}")
     assert len(set(check["removed"].values())) == 1, "the methods removed different counts"
 
-    result = {"n_weights": n_weights, "times_s": times, "memory": mem, "speedup": speedup,
-              "peak_extra_over_weights": ours_x, "memory_ratio_vs_torch": mem_ratio, **check}
+    result = {
+        "n_weights": n_weights,
+        "times_s": times,
+        "memory": mem,
+        "speedup": speedup,
+        "peak_extra_over_weights": ours_x,
+        "memory_ratio_vs_torch": mem_ratio,
+        **check,
+    }
     if args.selection:
         sel = measure_selection(n_weights, max(2, args.repeats // 2))
         print(f"\nk-th value selection over {n_weights / 1e6:.1f}M float32 (median s):")

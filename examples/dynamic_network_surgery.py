@@ -80,8 +80,10 @@ def main():
     torch.manual_seed(0)
     l1_net = make_net(L1RegularizedClassifier, l1_alpha=1e-4).fit(X, y)
     print(f"dense test accuracy: {dense_acc:.3f}")
-    print(f"{'c':>4} {'sparsity':>8} {'test acc':>8} {'L1 one-shot acc':>16} {'spliced':>8}  "
-          "layer sparsity")
+    print(
+        f"{'c':>4} {'sparsity':>8} {'test acc':>8} {'L1 one-shot acc':>16} {'spliced':>8}  "
+        "layer sparsity"
+    )
     for c in CS:
         dns = DynamicNetworkSurgery(c=c, random_state=0)
         counter = SpliceCounter(dns)
@@ -94,8 +96,10 @@ def main():
         one_shot = GlobalOneShotPruner(l1_net, sparsity=sparsity, prefit=True)
         l1_acc = one_shot.fit(X, y).score(task.X_test, task.y_test)
         layers = " ".join(f"{1 - float(m.float().mean()):.2f}" for m in dns.masks_.values())
-        print(f"{c:>4g} {dns.sparsity_:>8.3f} {acc:>8.3f} {l1_acc:>16.3f} "
-              f"{counter.n_spliced():>8}  {layers}")
+        print(
+            f"{c:>4g} {dns.sparsity_:>8.3f} {acc:>8.3f} {l1_acc:>16.3f} "
+            f"{counter.n_spliced():>8}  {layers}"
+        )
         # the net holds the masked weights w * T
         weights = dict(net.module_.named_parameters())
         assert all(bool((weights[n].detach()[~m] == 0).all()) for n, m in dns.masks_.items())

@@ -63,9 +63,12 @@ def main(argv=None):
 
     sd = spectrum.spectrum_
     print(f"parameters (prunable weights): {spectrum.n_params_}")
-    print(f"samples: {spectrum.n_samples_}, probes: {sd.n_probes}, "
-          f"Lanczos steps: {sd.n_steps.tolist()}")
-    print(f"trace estimate: {spectrum.trace_:.4f}  (mean curvature {spectrum.trace_ / spectrum.n_params_:.3g})")
+    print(
+        f"samples: {spectrum.n_samples_}, probes: {sd.n_probes}, "
+        f"Lanczos steps: {sd.n_steps.tolist()}"
+    )
+    mean_curvature = spectrum.trace_ / spectrum.n_params_
+    print(f"trace estimate: {spectrum.trace_:.4f}  (mean curvature {mean_curvature:.3g})")
     print(f"top eigenvalue: {spectrum.top_eigenvalues_[0]:.4f}")
     print(f"largest Ritz value: {sd.nodes.max():.4f}")
     print(f"zero-curvature rows: {spectrum.zero_row_fraction_:.2%}")

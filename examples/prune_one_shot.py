@@ -56,8 +56,10 @@ def main():
         if n in tuned.masks_
     )
     acc = tuned.score(task.X_test, task.y_test)
-    print(f"fine-tuned at {SPARSITIES[-1]:.2f}: test acc {acc:.3f}, "
-          f"pruned weights still zero: {zeros}")
+    print(
+        f"fine-tuned at {SPARSITIES[-1]:.2f}: test acc {acc:.3f}, "
+        f"pruned weights still zero: {zeros}"
+    )
 
     try:
         import matplotlib.pyplot as plt

@@ -133,8 +133,10 @@ def main():
     print()
     print("SAP rounds (round, remaining, PQ index, r_t, c_t, test acc):")
     for h in sap.history_:
-        print(f"  {h['round']:>2} {h['remaining']:.3f} {h['pq_index']:.4f} {h['r']:>9.1f} "
-              f"{h['c']:>5} {h['score']:.3f}")
+        print(
+            f"  {h['round']:>2} {h['remaining']:.3f} {h['pq_index']:.4f} {h['r']:>9.1f} "
+            f"{h['c']:>5} {h['score']:.3f}"
+        )
 
     try:
         import matplotlib.pyplot as plt
@@ -148,8 +150,12 @@ def main():
     ax1.set(xlabel="sparsity (fraction of weights removed)", ylabel="test accuracy")
     ax1.legend()
     for label, est in iterative:
-        ax2.plot([h["round"] for h in est.history_], [h["pq_index"] for h in est.history_],
-                 "o-", label=label)
+        ax2.plot(
+            [h["round"] for h in est.history_],
+            [h["pq_index"] for h in est.history_],
+            "o-",
+            label=label,
+        )
     ax2.set(xlabel="round", ylabel="PQ index of the kept weights")
     ax2.legend()
     fig.tight_layout()

@@ -86,8 +86,9 @@ class LinearOperatorBase:
             V = torch.as_tensor(np.ascontiguousarray(v, dtype=np.float64))
             return self._matmat_f64(V.reshape(self.shape[0], -1)).cpu().numpy().reshape(v.shape)
 
-        return LinearOperator(self.shape, matvec=mv, rmatvec=mv, matmat=mv, rmatmat=mv,
-                              dtype=np.float64)
+        return LinearOperator(
+            self.shape, matvec=mv, rmatvec=mv, matmat=mv, rmatmat=mv, dtype=np.float64
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} shape={self.shape} dtype={self.dtype} device={self.device}>"
@@ -175,8 +176,13 @@ def as_operator(A) -> LinearOperatorBase:
             raise ValueError(f"Expected a square floating-point matrix; got {tuple(A.shape)}.")
         return _TensorOperator(A)
     if isinstance(A, np.ndarray):
-        return as_operator(torch.from_numpy(np.ascontiguousarray(A, dtype=np.float64)
-                                            if A.dtype.kind != "f" else np.ascontiguousarray(A)))
+        return as_operator(
+            torch.from_numpy(
+                np.ascontiguousarray(A, dtype=np.float64)
+                if A.dtype.kind != "f"
+                else np.ascontiguousarray(A)
+            )
+        )
     shape = getattr(A, "shape", None)
     if shape is not None and (hasattr(A, "matvec") or hasattr(A, "tocsr")):
         if len(shape) != 2 or shape[0] != shape[1]:

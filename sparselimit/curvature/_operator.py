@@ -157,9 +157,10 @@ class HessianOperator(LinearOperatorBase):
     dtype : torch.dtype, default=None
         Precision of the products; None follows the module (float32 for most nets). Use
         ``torch.float64`` for exactness checks.
-    hvp_method : {'double_backward', 'forward_over_reverse', 'reverse_over_forward'}, \
-default='double_backward'
-        How one product is computed (see Notes).
+    hvp_method : str, default='double_backward'
+        How one product is computed: ``'double_backward'``, ``'forward_over_reverse'``
+        (``torch.func.jvp`` over ``grad``) or ``'reverse_over_forward'`` (``grad`` over
+        ``jvp``); see Notes.
     block_method : {'reuse_graph', 'batched'}, default='reuse_graph'
         How a block ``H @ V`` of ``k`` vectors is computed with ``'double_backward'``: one
         gradient graph per batch, differentiated ``k`` times (``'reuse_graph'``), or once with
@@ -193,24 +194,28 @@ default='double_backward'
     :func:`torch.func.functional_call`, with copies of the buffers, so BatchNorm uses its
     running statistics and dropout is off; the user's module keeps its mode and buffers.
 
-    Cost measured on CPU (one core, ``benchmarks/bench_hessian.py``; time of one pass over the
-    data divided by one gradient pass; MLP 784-96-32-10 with 78,656 weights, 4,096 samples,
-    batch 128 / CNN 2 conv + BatchNorm + linear with 20,432 weights, 1,024 samples):
+    Cost measured on CPU (one thread, ``benchmarks/bench_hessian.py``): time of one pass over
+    the data divided by one gradient pass, median over interleaved rounds. MLP 784-96-32-10
+    (78,656 weights, 4,096 samples, batch 128); CNN 2 conv + BatchNorm + linear (20,432
+    weights, 1,024 samples):
 
-    ====================================  ===========  ===========
-    method                                MLP          CNN
-    ====================================  ===========  ===========
-    double backward (default)             1.8-2.0x     2.2-2.3x
-    reverse over forward (torch.func)     2.1-4.5x     2.2-2.4x
-    forward over reverse (torch.func)     3.0-5.8x     2.5-2.8x
-    block of 8, ``'reuse_graph'``         1.1-1.3x     1.4-1.6x    (per vector)
-    block of 8, ``'batched'``             0.9-1.2x     2.4-2.6x    (per vector)
-    ====================================  ===========  ===========
+    ==============================================  ======  ======
+    method                                          MLP     CNN
+    ==============================================  ======  ======
+    double backward, graph cached (default)         1.05x   1.38x
+    double backward, ``graph_cache_mb=0``           2.2x    2.5x
+    reverse over forward (``torch.func``)           4.3x    3.1x
+    forward over reverse (``torch.func``)           5.0x    4.5x
+    block of 8, graph cached, per vector            1.02x   1.42x
+    block of 8, ``'reuse_graph'``, no cache         1.16x   1.75x
+    block of 8, ``'batched'``, no cache             1.02x   2.8x
+    ==============================================  ======  ======
 
-    Double backward is the fastest single product on both and is the default; for blocks, one
-    graph reused for every vector is close to the batched backward on MLPs and much faster on
-    CNNs (vmap over convolution double-backward is slow on CPU), hence the default.
-    ``slq_spectrum`` runs its probes in lockstep so each Lanczos step is one block product.
+    Double backward is the fastest single product on both; keeping each batch's gradient
+    graph between products (the weights and data do not change during a spectrum estimate)
+    halves it again, to about one gradient pass. Without the cache, one graph reused for a
+    block is close to the batched backward on MLPs and much faster on CNNs (vmap over the
+    convolution double-backward is slow on CPU), hence the default ``block_method``.
 
     Examples
     --------
@@ -255,8 +260,10 @@ default='double_backward'
             raise ValueError(
                 f"`block_method` must be one of {_BLOCK_METHODS}; got {block_method!r}."
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-            batch_size < 1
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or (batch_size < 1)
         ):
             raise ValueError(f"`batch_size` must be a positive int; got {batch_size!r}.")
         self.module = module
@@ -386,8 +393,8 @@ default='double_backward'
         if not bool(torch.isfinite(loss.detach())):
             raise ValueError(
                 f"The loss on batch {i} is not finite ({float(loss.detach())}); the Hessian is "
-                "undefined there. Check the data (NaN/inf) and the weights (a diverged model), or use a "
-                "numerically stable loss (e.g. CrossEntropyLoss on logits)."
+                "undefined there. Check the data (NaN/inf) and the weights (a diverged model), "
+                "or use a numerically stable loss (e.g. CrossEntropyLoss on logits)."
             )
 
     def _split(self, V):
@@ -416,8 +423,11 @@ default='double_backward'
         if measure:  # per-batch graph size decides how many batches' graphs fit the budget
             grad_bytes = sum(g.numel() * g.element_size() for g in gl)
             self._graph_bytes = max(counter.nbytes + grad_bytes, 1)
-        cache = (use_cache and self._graph_bytes is not None
-                 and (len(self._graphs) + 1) * self._graph_bytes <= self._cache_budget)
+        cache = (
+            use_cache
+            and self._graph_bytes is not None
+            and (len(self._graphs) + 1) * self._graph_bytes <= self._cache_budget
+        )
         if cache:
             self._graphs[i] = (leaves, live, gl)
         return leaves, live, gl, cache
@@ -434,8 +444,10 @@ default='double_backward'
 
     def _views(self, acc):
         """Per-parameter ``(k, *shape)`` views of a ``(k, D)`` accumulator."""
-        return [c.unflatten(1, s) if len(s) else c[:, 0]
-                for c, s in zip(acc.split(self._numels, dim=1), self.param_shapes)]
+        return [
+            c.unflatten(1, s) if len(s) else c[:, 0]
+            for c, s in zip(acc.split(self._numels, dim=1), self.param_shapes)
+        ]
 
     def _batch_hvp(self, xb, yb, vs, i, outs, weight, use_cache=True):
         """Add ``weight *`` (Hessian of batch ``i``'s mean loss) ``@`` block ``vs`` to ``outs``
@@ -447,8 +459,12 @@ default='double_backward'
                 return
             if self.block_method == "batched" and k > 1:
                 res = torch.autograd.grad(
-                    gl, leaves, grad_outputs=[vs[j] for j in live], allow_unused=True,
-                    is_grads_batched=True, retain_graph=cached,
+                    gl,
+                    leaves,
+                    grad_outputs=[vs[j] for j in live],
+                    allow_unused=True,
+                    is_grads_batched=True,
+                    retain_graph=cached,
                 )
                 for j, r in enumerate(res):
                     if r is not None:
@@ -456,7 +472,10 @@ default='double_backward'
                 return
             for c in range(k):
                 res = torch.autograd.grad(
-                    gl, leaves, grad_outputs=[vs[j][c] for j in live], allow_unused=True,
+                    gl,
+                    leaves,
+                    grad_outputs=[vs[j][c] for j in live],
+                    allow_unused=True,
                     retain_graph=cached or c < k - 1,
                 )
                 for j, r in enumerate(res):
@@ -516,8 +535,9 @@ default='double_backward'
         V = torch.randn(self.shape[0], 1, generator=gen, dtype=torch.float64)
         vs = self._split(V.to(device=self.device, dtype=self.dtype))
         xb, yb = next(iter(self._iter_batches()))
-        a, b = (torch.zeros(1, self.shape[0], dtype=self.dtype, device=self.device)
-                for _ in range(2))
+        a, b = (
+            torch.zeros(1, self.shape[0], dtype=self.dtype, device=self.device) for _ in range(2)
+        )
         with _eval_mode(self.module):
             self._batch_hvp(xb, yb, vs, 0, self._views(a), 1.0, use_cache=False)
             self._batch_hvp(xb, yb, vs, 0, self._views(b), 1.0, use_cache=False)
@@ -562,6 +582,9 @@ def _is_batch_iter(X) -> bool:
         return False
     if isinstance(X, (list, tuple)):
         first = X[0] if len(X) else None
-        return isinstance(first, (tuple, list)) and 1 <= len(first) <= 2 and isinstance(
-            first[0], (torch.Tensor, np.ndarray))
+        return (
+            isinstance(first, (tuple, list))
+            and 1 <= len(first) <= 2
+            and isinstance(first[0], (torch.Tensor, np.ndarray))
+        )
     return isinstance(X, Iterable) and not hasattr(X, "__array__")

@@ -10,6 +10,7 @@ from numbers import Integral
 import numpy as np
 import torch
 
+from ..training import MaskEnforcer
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
@@ -341,8 +342,6 @@ def measure_pruning_curve(
 
     scores, losses = [], []
     if fine_tune_epochs:
-        from ..training import MaskEnforcer
-
         Xf = X if X_fine_tune is None else X_fine_tune
         yf = y if y_fine_tune is None else y_fine_tune
         saved = {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -14,6 +14,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..curvature import HessianOperator
+from ..spectral import slq_spectrum
+from ..training import MLP, L1RegularizedClassifier, L1RegularizedRegressor
 from ..utils import (
     check_weights_finite,
     check_X_y,
@@ -49,8 +52,6 @@ def _default_estimator(X, y, random_state):
     """The network used when ``estimator=None`` (see the class docstring)."""
     from sklearn.utils.multiclass import type_of_target
     from torch import nn
-
-    from ..training import MLP, L1RegularizedClassifier, L1RegularizedRegressor
 
     X = np.asarray(X)
     if X.ndim != 2:
@@ -452,7 +453,16 @@ class PruningLimitEstimator(BaseEstimator):
 
         self._limit_by_step = []
         if self.spectrum == "exact":
-            H = dense_hessian(module, loss_fn, Xh, yh, names, batch_size=max(self.batch_size, 1))
+            op = HessianOperator(
+                module,
+                loss_fn,
+                Xh,
+                yh,
+                params=names,
+                batch_size=self.batch_size,
+                dtype=torch.float64,
+            )
+            H = dense_hessian(op)
             spec = exact_spectrum(H, deflate_zero_rows=self.deflate_zero_rows)
         else:
             spec = self._slq(module, loss_fn, Xh, yh, names, radius, eps, gen)
@@ -503,16 +513,6 @@ class PruningLimitEstimator(BaseEstimator):
         return self
 
     def _slq(self, module, loss_fn, Xh, yh, names, radius, eps, gen):
-        try:
-            from ..curvature import HessianOperator
-            from ..spectral import slq_spectrum
-        except ImportError as exc:  # pragma: no cover - the engine ships with the package
-            raise ImportError(
-                "spectrum='slq' needs sparselimit.curvature.HessianOperator and "
-                f"sparselimit.spectral.slq_spectrum ({exc}). Use spectrum='exact' for small "
-                "networks."
-            ) from exc
-
         op = HessianOperator(module, loss_fn, Xh, yh, params=names, batch_size=self.batch_size)
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
         auto = self.n_lanczos_steps == "auto"

@@ -2,19 +2,17 @@
 
 This is the reference the stochastic Lanczos path is tested against, and the exact option
 ``PruningLimitEstimator(spectrum="exact")`` for networks with a few thousand prunable weights.
-The Hessian is built column by column from Hessian-vector products (reverse-over-reverse:
-``torch.func.vjp`` of ``torch.func.grad``, vectorised over chunks of unit vectors with
-``torch.func.vmap``; forward-over-reverse raises a ZeroTensor error with some losses) on a
-float64 copy of the module in eval mode.
+The Hessian is built block of columns by block of columns from the products of a float64
+:class:`~sparselimit.curvature.HessianOperator` -- the same operator (eval mode, buffers,
+batch weighting) the stochastic path uses, so the two differ only in the spectral method.
 """
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
-from torch.func import functional_call, grad, vjp, vmap
+
+from ..spectral import SpectralDensity
 
 __all__ = ["dense_hessian", "exact_spectrum", "ZERO_ROW_RTOL"]
 
@@ -24,24 +22,16 @@ __all__ = ["dense_hessian", "exact_spectrum", "ZERO_ROW_RTOL"]
 ZERO_ROW_RTOL = 1e-6
 
 
-def dense_hessian(module, loss_fn, X, y, param_names, *, batch_size=1024, chunk_size=256):
-    """The dense Hessian of ``mean loss_fn(module(X), y)`` w.r.t. the named parameters.
+def dense_hessian(op, *, chunk_size=256) -> np.ndarray:
+    """The dense Hessian an operator represents, column block by column block.
 
     Parameters
     ----------
-    module : torch.nn.Module
-        Left untouched: a float64 copy in eval mode is differentiated.
-    loss_fn : callable ``(y_pred, y_true) -> scalar``
-        Mean loss of a batch.
-    X, y : torch.Tensor
-        The data (``y`` may be None); batches are weighted by their size.
-    param_names : list of str
-        Parameters (as in ``module.named_parameters()``) spanning the Hessian, flattened and
-        concatenated in this order.
-    batch_size : int, default=1024
-        Samples per forward pass.
+    op : HessianOperator
+        Build it with ``dtype=torch.float64`` for an exact reference: the products (and so the
+        Hessian) are in the operator's dtype.
     chunk_size : int, default=256
-        Columns computed per vectorised HVP.
+        Columns computed per block product ``op @ E``.
 
     Returns
     -------
@@ -51,63 +41,29 @@ def dense_hessian(module, loss_fn, X, y, param_names, *, batch_size=1024, chunk_
     --------
     >>> import torch
     >>> from torch import nn
+    >>> from sparselimit.curvature import HessianOperator
     >>> from sparselimit.limit._exact import dense_hessian
     >>> lin = nn.Linear(2, 1, bias=False)
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]]); y = torch.zeros(2, 1)
-    >>> dense_hessian(lin, nn.functional.mse_loss, X, y, ["weight"])  # 2/n X^T X
+    >>> op = HessianOperator(lin, nn.functional.mse_loss, X, y, dtype=torch.float64)
+    >>> dense_hessian(op)  # 2/n X^T X
     array([[1., 0.],
            [0., 4.]])
     """
-    device = next(iter(module.parameters())).device
-    m = copy.deepcopy(module).to(dtype=torch.float64).eval()
-    named = dict(m.named_parameters())
-    missing = [n for n in param_names if n not in named]
-    if missing:
-        raise KeyError(f"Parameters {missing} are not parameters of {type(module).__name__}.")
-    fixed = {n: p.detach() for n, p in named.items() if n not in param_names}
-    fixed.update({n: b for n, b in m.named_buffers()})
-    shapes = [named[n].shape for n in param_names]
-    sizes = [named[n].numel() for n in param_names]
-    w0 = torch.cat([named[n].detach().reshape(-1) for n in param_names])
-    D = w0.numel()
-
-    def unflat(flat):
-        return {n: t.view(s) for n, t, s in zip(param_names, flat.split(sizes), shapes)}
-
-    def loss_at(flat, xb, yb):
-        out = functional_call(m, {**fixed, **unflat(flat)}, (xb,))
-        return loss_fn(out, yb)
-
-    X = _to64(X, device)
-    y = _to64(y, device) if y is not None else None
-    n = len(X)
-    H = torch.zeros(D, D, dtype=torch.float64, device=device)
-    eye = torch.eye(D, dtype=torch.float64, device=device)
-    for start in range(0, n, int(batch_size)):
-        xb = X[start : start + batch_size]
-        yb = y[start : start + batch_size] if y is not None else None
-        g = grad(lambda w, xb=xb, yb=yb: loss_at(w, xb, yb))
-        _, pullback = vjp(g, w0)  # one backward graph per batch, reused by every column
-
-        def hvp(v, pullback=pullback):
-            return pullback(v)[0]
-
-        weight = len(xb) / n
-        for c in range(0, D, int(chunk_size)):
-            cols = vmap(hvp)(eye[c : c + chunk_size])  # rows of H = columns (symmetric)
-            H[c : c + chunk_size] += weight * cols
+    D = op.n_params
+    H = np.empty((D, D), dtype=np.float64)
+    for c in range(0, D, int(chunk_size)):
+        k = min(int(chunk_size), D - c)
+        E = torch.zeros(D, k, dtype=op.dtype, device=op.device)
+        E[torch.arange(c, c + k), torch.arange(k)] = 1.0
+        H[:, c : c + k] = (op @ E).detach().cpu().to(torch.float64).numpy()
     H = 0.5 * (H + H.T)
-    if not bool(torch.isfinite(H).all()):
+    if not np.isfinite(H).all():
         raise ValueError(
             "The Hessian holds NaN or infinity: the loss is not finite or not twice "
             "differentiable at these weights. Check the data and retrain the network."
         )
-    return H.cpu().numpy()
-
-
-def _to64(t, device):
-    t = torch.as_tensor(t).to(device)
-    return t.to(torch.float64) if t.is_floating_point() else t
+    return H
 
 
 def exact_spectrum(H, *, deflate_zero_rows=True, zero_row_rtol=ZERO_ROW_RTOL):
@@ -127,7 +83,6 @@ def exact_spectrum(H, *, deflate_zero_rows=True, zero_row_rtol=ZERO_ROW_RTOL):
     >>> s.zero_row_fraction, s.nodes.tolist(), s.n_zero_rows
     (0.5, [[1.0, 3.0]], 2)
     """
-    from ..spectral import SpectralDensity
 
     H = np.asarray(H, dtype=np.float64)
     D = H.shape[0]

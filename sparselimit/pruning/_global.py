@@ -235,7 +235,11 @@ def prune_global(
                     )
                 sources[name] = s.detach()
         new_masks, threshold = _masks_from_sources(
-            sources, sparsity, scope=scope, masks=masks, elementwise=elementwise,
+            sources,
+            sparsity,
+            scope=scope,
+            masks=masks,
+            elementwise=elementwise,
             check_nan=elementwise is None,  # |w| of finite weights (checked above) has no NaN
         )
         del sources

@@ -57,7 +57,9 @@ def _check_real(value, name, low, high, low_closed, high_closed):
         high is not None and (value > high if high_closed else value >= high)
     ):
         interval = (
-            ("[" if low_closed else "(") + f"{low}, " + ("inf" if high is None else f"{high}")
+            ("[" if low_closed else "(")
+            + f"{low}, "
+            + ("inf" if high is None else f"{high}")
             + ("]" if high_closed else ")")
         )
         raise ValueError(f"`{name}` must be in {interval}; got {value!r}.")
@@ -391,8 +393,7 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
             "n_kept": n_kept,
             "remaining": n_kept / sum(sizes.values()),
             "pq_index": self._kept_pq(params, masks, names, self.p, self.q),
-            "layer_pq_index": {n: self._kept_pq(params, masks, [n], self.p, self.q)
-                               for n in names},
+            "layer_pq_index": {n: self._kept_pq(params, masks, [n], self.p, self.q) for n in names},
             "layer_remaining": {n: kept[n] / sizes[n] for n in names},
             "score": score,
         }
@@ -435,8 +436,7 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
         if eval_set is not None:
             if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
                 raise ValueError(
-                    "`eval_set` must be a pair (X_val, y_val); got "
-                    f"{type(eval_set).__name__}."
+                    f"`eval_set` must be a pair (X_val, y_val); got {type(eval_set).__name__}."
                 )
             check_X_y(*eval_set)
 
@@ -449,15 +449,20 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
         params = select_prunable(module, *self._selection(net))
         init_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         self.initial_weights_ = {n: p.detach().cpu().clone() for n, p in params.items()}
-        masks = {n: torch.ones(p.shape, dtype=torch.bool, device=p.device)
-                 for n, p in params.items()}
+        masks = {
+            n: torch.ones(p.shape, dtype=torch.bool, device=p.device) for n, p in params.items()
+        }
 
         history = []
         self._retrain(net, X, y, base_callbacks, None, fit_params)
         history.append(self._record(net, params, masks, 0, 0, float("nan"), eval_set, X, y))
         n_done = 0
-        bar = tqdm(range(1, self.n_rounds + 1), desc=f"{self.schedule} rounds",
-                   disable=not self.verbose, leave=False)
+        bar = tqdm(
+            range(1, self.n_rounds + 1),
+            desc=f"{self.schedule} rounds",
+            disable=not self.verbose,
+            leave=False,
+        )
         for t in bar:
             counts = self._round_counts(params, masks)
             total_c = sum(c for c, _ in counts.values())
@@ -482,8 +487,11 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
             r = sum(r for _, r in counts.values())
             history.append(self._record(net, params, masks, t, total_c, r, eval_set, X, y))
             n_done = t
-            bar.set_postfix(remaining=f"{history[-1]['remaining']:.3f}",
-                            score=f"{history[-1]['score']:.3f}", refresh=False)
+            bar.set_postfix(
+                remaining=f"{history[-1]['remaining']:.3f}",
+                score=f"{history[-1]['score']:.3f}",
+                refresh=False,
+            )
         bar.close()
 
         self.estimator_ = net
@@ -568,4 +576,3 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
                 tags.regressor_tags = inner.regressor_tags
                 tags.target_tags.required = inner.target_tags.required
         return tags
-

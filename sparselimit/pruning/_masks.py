@@ -105,12 +105,12 @@ def _select_group(
         return float("-inf")
 
     n_kept = {
-        name: (int(old[name].sum()) if old is not None else sources[name].numel())
-        for name in names
+        name: (int(old[name].sum()) if old is not None else sources[name].numel()) for name in names
     }
     total = sum(n_kept.values())
-    scratch = torch.empty(min(_CHUNK, max(sources[n].numel() for n in names)), dtype=dtype,
-                          device=device)
+    scratch = torch.empty(
+        min(_CHUNK, max(sources[n].numel() for n in names)), dtype=dtype, device=device
+    )
 
     # 1. pool the kept scores into one buffer
     buf = torch.empty(total, dtype=dtype, device=device)
@@ -251,7 +251,8 @@ def _masks_from_sources(
         ks = [n_extra(g, round(sparsity * sum(sizes[n] for n in g))) for g in groups]
         if masks is not None:
             over = [
-                g for g in groups
+                g
+                for g in groups
                 if sum(sizes[n] - kept[n] for n in g) > round(sparsity * sum(sizes[n] for n in g))
             ]
             if over:
@@ -372,4 +373,3 @@ def _mask_sparsity(masks: Mapping[str, torch.Tensor]) -> tuple[float, dict[str, 
     total = sum(m.numel() for m in masks.values())
     per = {n: removed[n] / m.numel() if m.numel() else 0.0 for n, m in masks.items()}
     return (sum(removed.values()) / total if total else 0.0), per
-

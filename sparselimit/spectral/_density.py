@@ -71,8 +71,11 @@ class SpectralDensity:
         p0 = float(self.zero_row_fraction)
         if not 0.0 <= p0 <= 1.0:
             raise ValueError(f"`zero_row_fraction` must be in [0, 1]; got {p0}.")
-        n_steps = (np.full(nodes.shape[0], nodes.shape[1], dtype=np.int64)
-                   if self.n_steps is None else np.array(self.n_steps, dtype=np.int64))
+        n_steps = (
+            np.full(nodes.shape[0], nodes.shape[1], dtype=np.int64)
+            if self.n_steps is None
+            else np.array(self.n_steps, dtype=np.int64)
+        )
         for arr in (nodes, weights, n_steps):
             arr.setflags(write=False)
         object.__setattr__(self, "nodes", nodes)
@@ -99,9 +102,12 @@ class SpectralDensity:
             nodes[i, k:] = theta[0]
         total = n_params + n_zero_rows
         return cls(
-            nodes=nodes, weights=weights, n_params=n_params,
+            nodes=nodes,
+            weights=weights,
+            n_params=n_params,
             zero_row_fraction=n_zero_rows / total if total else 0.0,
-            n_steps=n_steps, n_zero_rows=n_zero_rows,
+            n_steps=n_steps,
+            n_zero_rows=n_zero_rows,
         )
 
     # ------------------------------------------------------------ estimates
@@ -130,10 +136,12 @@ class SpectralDensity:
     def moments(self, k, *, include_zero_rows=False) -> np.ndarray:
         """Spectral moments of orders 1..k averaged over probes: ``tr(H^j)/n`` estimates."""
         k = int(k)
-        return np.array([
-            self.quadrature(lambda t, j=j: t**j, include_zero_rows=include_zero_rows).mean()
-            for j in range(1, k + 1)
-        ])
+        return np.array(
+            [
+                self.quadrature(lambda t, j=j: t**j, include_zero_rows=include_zero_rows).mean()
+                for j in range(1, k + 1)
+            ]
+        )
 
     def trace(self) -> float:
         """Trace estimate ``n_params * mean first moment`` (Hutchinson with the SLQ probes).

@@ -63,8 +63,15 @@ class HessianSpectrumDisplay:
         (self.line_,) = ax.plot(self.grid, self.density, **kwargs)
         if self.nodes is not None:
             # rug at the bottom of the axes (axes coordinates in y: visible on a log scale)
-            ax.plot(self.nodes.ravel(), np.full(self.nodes.size, 0.02), "|", color="0.4",
-                    markersize=8, transform=ax.get_xaxis_transform(), label="Ritz values")
+            ax.plot(
+                self.nodes.ravel(),
+                np.full(self.nodes.size, 0.02),
+                "|",
+                color="0.4",
+                markersize=8,
+                transform=ax.get_xaxis_transform(),
+                label="Ritz values",
+            )
         if log_scale:
             ax.set_yscale("log")
             positive = self.density[self.density > 0]
@@ -77,8 +84,9 @@ class HessianSpectrumDisplay:
         return self
 
     @classmethod
-    def from_spectrum(cls, spectrum, *, grid=None, sigma=None, include_zero_rows=True,
-                      ax=None, **kwargs):
+    def from_spectrum(
+        cls, spectrum, *, grid=None, sigma=None, include_zero_rows=True, ax=None, **kwargs
+    ):
         """Plot a :class:`SpectralDensity`; see :meth:`HessianSpectrum.density` for the
         default grid and bandwidth."""
         from ._estimator import HessianSpectrum
@@ -86,16 +94,22 @@ class HessianSpectrumDisplay:
         holder = HessianSpectrum()
         holder.spectrum_ = spectrum
         grid, dens = holder.density(grid, sigma, include_zero_rows=include_zero_rows)
-        disp = cls(grid, dens, zero_row_fraction=spectrum.zero_row_fraction,
-                   nodes=spectrum.nodes)
+        disp = cls(grid, dens, zero_row_fraction=spectrum.zero_row_fraction, nodes=spectrum.nodes)
         return disp.plot(ax=ax, **kwargs)
 
     @classmethod
-    def from_estimator(cls, estimator, *, grid=None, sigma=None, include_zero_rows=True,
-                       ax=None, **kwargs):
+    def from_estimator(
+        cls, estimator, *, grid=None, sigma=None, include_zero_rows=True, ax=None, **kwargs
+    ):
         """Plot the spectrum of a fitted :class:`HessianSpectrum`."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(estimator, "spectrum_")
-        return cls.from_spectrum(estimator.spectrum_, grid=grid, sigma=sigma,
-                                 include_zero_rows=include_zero_rows, ax=ax, **kwargs)
+        return cls.from_spectrum(
+            estimator.spectrum_,
+            grid=grid,
+            sigma=sigma,
+            include_zero_rows=include_zero_rows,
+            ax=ax,
+            **kwargs,
+        )

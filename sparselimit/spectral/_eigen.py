@@ -15,8 +15,9 @@ __all__ = ["top_eigenvalues"]
 _WHICH = {"LA": lambda t: t, "LM": np.abs, "SA": lambda t: -t}
 
 
-def top_eigenvalues(op, k=1, *, which="LA", method="eigsh", n_steps=None, tol=None,
-                    random_state=None):
+def top_eigenvalues(
+    op, k=1, *, which="LA", method="eigsh", n_steps=None, tol=None, random_state=None
+):
     r"""The ``k`` extreme eigenvalues of a symmetric operator, most extreme first.
 
     Parameters
@@ -69,8 +70,9 @@ def top_eigenvalues(op, k=1, *, which="LA", method="eigsh", n_steps=None, tol=No
         from scipy.sparse.linalg import eigsh
 
         tol = float(torch.finfo(op.dtype).eps) ** 0.5 if tol is None else float(tol)
-        vals = eigsh(op.to_scipy(), k=k, which=which, v0=v0[:, 0].numpy(), tol=tol,
-                     return_eigenvectors=False)
+        vals = eigsh(
+            op.to_scipy(), k=k, which=which, v0=v0[:, 0].numpy(), tol=tol, return_eigenvectors=False
+        )
     else:
         m = D if k >= D - 1 else (n_steps or min(D, max(4 * k, 2 * k + 40)))
         alphas, betas, n_done, _ = _lanczos_block(op, v0, int(m))

@@ -229,11 +229,14 @@ class HessianSpectrum(BaseEstimator):
             X = X[idx]
             y = None if y is None else y[idx]
 
-        op = HessianOperator(module, loss_fn, X, y, params=self.params,
-                             batch_size=self.batch_size)
+        op = HessianOperator(module, loss_fn, X, y, params=self.params, batch_size=self.batch_size)
         spectrum = slq_spectrum(
-            op, self.n_probes, self.n_lanczos_steps, random_state=gen,
-            deflate_zero_rows=self.deflate_zero_rows, verbose=self.verbose,
+            op,
+            self.n_probes,
+            self.n_lanczos_steps,
+            random_state=gen,
+            deflate_zero_rows=self.deflate_zero_rows,
+            verbose=self.verbose,
         )
         self.estimator_ = net
         self.spectrum_ = spectrum

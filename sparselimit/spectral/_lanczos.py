@@ -47,8 +47,9 @@ def _breakdown_tol(dtype: torch.dtype) -> float:
     return 50.0 * float(torch.finfo(dtype).eps)
 
 
-def _lanczos_block(op, V0, n_steps, *, reorthogonalize="full", tol=None, return_basis=False,
-                   step_hook=None):
+def _lanczos_block(
+    op, V0, n_steps, *, reorthogonalize="full", tol=None, return_basis=False, step_hook=None
+):
     """Run ``p`` independent Lanczos recurrences in lockstep; each step is one ``H @ V`` block
     product over the probes still running.
 
@@ -207,11 +208,14 @@ def lanczos(op, v0, n_steps, *, reorthogonalize="full", tol=None, return_basis=F
     V0 = V0[:, None] if one else V0
     if V0.dim() != 2 or V0.shape[0] != op.shape[0]:
         raise ValueError(
-            f"`v0` must have shape ({op.shape[0]},) or ({op.shape[0]}, p); got "
-            f"{tuple(V0.shape)}."
+            f"`v0` must have shape ({op.shape[0]},) or ({op.shape[0]}, p); got {tuple(V0.shape)}."
         )
     alphas, betas, n_done, basis = _lanczos_block(
-        op, V0.to(torch.float64), n_steps, reorthogonalize=reorthogonalize, tol=tol,
+        op,
+        V0.to(torch.float64),
+        n_steps,
+        reorthogonalize=reorthogonalize,
+        tol=tol,
         return_basis=return_basis,
     )
     a = [alphas[i, : n_done[i]].copy() for i in range(len(n_done))]

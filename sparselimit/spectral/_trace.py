@@ -11,8 +11,7 @@ from ._slq import _check_probes, _rademacher
 __all__ = ["hutchinson_trace"]
 
 
-def hutchinson_trace(op, n_samples=16, *, random_state=None, block_size=8,
-                     return_samples=False):
+def hutchinson_trace(op, n_samples=16, *, random_state=None, block_size=8, return_samples=False):
     r"""Hutchinson estimate of ``tr(H)``: the mean of ``z^T H z`` over Rademacher ``z``.
 
     Each sample is unbiased with variance ``2 Σ_{i≠j} H_ij²``; products are taken

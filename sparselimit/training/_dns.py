@@ -20,17 +20,25 @@ from ..utils import make_generator, select_prunable
 __all__ = ["DynamicNetworkSurgery", "dns_thresholds", "dns_update_mask"]
 
 
-def _check_real(value, name, *, low=None, high=None, low_closed=True, high_closed=True,
-                allow_none=False, integer=False):
+def _check_real(
+    value,
+    name,
+    *,
+    low=None,
+    high=None,
+    low_closed=True,
+    high_closed=True,
+    allow_none=False,
+    integer=False,
+):
     if value is None and allow_none:
         return None
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
         what = "an int" if integer else "a finite float"
         raise TypeError(f"`{name}` must be {what}; got {value!r}.")
-    bad = (
-        (low is not None and (value < low if low_closed else value <= low))
-        or (high is not None and (value > high if high_closed else value >= high))
+    bad = (low is not None and (value < low if low_closed else value <= low)) or (
+        high is not None and (value > high if high_closed else value >= high)
     )
     if bad:
         lo = "-inf" if low is None else f"{low}"

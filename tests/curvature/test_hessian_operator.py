@@ -55,14 +55,16 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("method", ["double_backward", "forward_over_reverse",
-                                    "reverse_over_forward"])
+@pytest.mark.parametrize(
+    "method", ["double_backward", "forward_over_reverse", "reverse_over_forward"]
+)
 def test_products_match_dense_hessian(case, method):
     make, shape = CASES[case]
     net = make()
     X, y = _data(shape)
-    op = HessianOperator(net, nn.CrossEntropyLoss(), X, y, params="all", batch_size=7,
-                         dtype=D64, hvp_method=method)
+    op = HessianOperator(
+        net, nn.CrossEntropyLoss(), X, y, params="all", batch_size=7, dtype=D64, hvp_method=method
+    )
     H = dense_hessian(op)
     D = op.shape[0]
     assert H.shape == (D, D)
@@ -70,8 +72,7 @@ def test_products_match_dense_hessian(case, method):
     torch.testing.assert_close(op @ V, H @ V, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(op @ V[:, 0], H @ V[:, 0], rtol=1e-10, atol=1e-12)
     if case == "unused":  # rows of the unused layer are exactly zero
-        assert op.param_names == ["scale", "fc.weight", "fc.bias", "unused.weight",
-                                  "unused.bias"]
+        assert op.param_names == ["scale", "fc.weight", "fc.bias", "unused.weight", "unused.bias"]
         assert float((op @ V)[16:].abs().max()) == 0.0
 
 
@@ -81,11 +82,14 @@ def test_block_methods_agree_and_are_symmetric(block_method):
     X, y = _data((1, 6, 6))
     op = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64, block_method=block_method)
     g = torch.Generator().manual_seed(2)
-    u, v = torch.randn(op.shape[0], dtype=D64, generator=g), torch.randn(op.shape[0],
-                                                                        dtype=D64, generator=g)
+    u, v = (
+        torch.randn(op.shape[0], dtype=D64, generator=g),
+        torch.randn(op.shape[0], dtype=D64, generator=g),
+    )
     Huv = op @ torch.stack([u, v], dim=1)
-    assert torch.dot(u, Huv[:, 1]).item() == pytest.approx(torch.dot(v, Huv[:, 0]).item(),
-                                                            rel=1e-10)
+    assert torch.dot(u, Huv[:, 1]).item() == pytest.approx(
+        torch.dot(v, Huv[:, 0]).item(), rel=1e-10
+    )
     torch.testing.assert_close(Huv[:, 0], op @ u, rtol=1e-10, atol=1e-13)
 
 
@@ -110,7 +114,10 @@ def test_param_selection_options():
     assert op.param_names == ["0.bias", "2.bias"]
     net[0].weight.requires_grad_(False)  # frozen: left out of "all", still differentiable
     assert HessianOperator(net, loss, X, y, params="all").param_names == [
-        "0.bias", "2.weight", "2.bias"]
+        "0.bias",
+        "2.weight",
+        "2.bias",
+    ]
     assert HessianOperator(net, loss, X, y).param_names == ["0.weight", "2.weight"]
     with pytest.raises(ValueError, match="not parameters"):
         HessianOperator(net, loss, X, y, params=["nope"])
@@ -207,15 +214,17 @@ def test_restrict_and_pickle():
 def test_graph_cache_full_partial_or_off_gives_the_same_products(budget_batches):
     net = _cnn()
     X, y = _data((1, 6, 6), n=30)
-    ref = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64, batch_size=8,
-                          graph_cache_mb=0)
+    ref = HessianOperator(
+        net, nn.CrossEntropyLoss(), X, y, dtype=D64, batch_size=8, graph_cache_mb=0
+    )
     probe = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64, batch_size=8)
     v = torch.randn(ref.shape[0], 2, dtype=D64, generator=torch.Generator().manual_seed(3))
     probe @ v
     per_batch = probe._graph_bytes / 2**20
     budget = None if budget_batches is None else budget_batches * per_batch
-    op = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64, batch_size=8,
-                         graph_cache_mb=budget)
+    op = HessianOperator(
+        net, nn.CrossEntropyLoss(), X, y, dtype=D64, batch_size=8, graph_cache_mb=budget
+    )
     expected = {0: 0, 1.5: 1, None: 4}[budget_batches]
     for _ in range(3):  # the first product fills the cache, the next ones use it
         torch.testing.assert_close(op @ v, ref @ v, rtol=1e-12, atol=1e-14)

@@ -14,9 +14,14 @@ def make_data(n=256, d=6, seed=0):
     return X, y
 
 
-def make_net(l1_alpha=1e-3, max_epochs=30, hidden=16, d=6, **kw):
+def make_net(l1_alpha=1e-3, max_epochs=30, hidden=16, d=6, seed=0, **kw):
+    # the module instance is initialised here, so seed here: otherwise its weights depend on
+    # whatever ran before in the same process and the tests' tolerances become flaky
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, 2))
     return L1RegularizedClassifier(
-        nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, 2)),
+        module,
         criterion=nn.CrossEntropyLoss,
         l1_alpha=l1_alpha,
         lr=0.1,

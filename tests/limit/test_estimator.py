@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from torch import nn
 
+from sparselimit.curvature import HessianOperator
 from sparselimit.limit import LimitRegimeWarning, PruningLimitEstimator, limit_report
 from sparselimit.limit._exact import dense_hessian
 
@@ -65,7 +66,16 @@ def test_exact_mode_matches_brute_force(fitted_net, data):
     assert est.n_params_ == D
     assert est.sharpness_ == pytest.approx(np.trace(H) / D, rel=1e-6)
     # the estimator's own dense Hessian agrees with autograd's
-    H2 = dense_hessian(module, nn.functional.cross_entropy, X, y, names, batch_size=100)
+    op = HessianOperator(
+        module,
+        nn.functional.cross_entropy,
+        X,
+        y,
+        params=names,
+        batch_size=100,
+        dtype=torch.float64,
+    )
+    H2 = dense_hessian(op)
     np.testing.assert_allclose(H2, H, atol=1e-10)
 
 

@@ -83,8 +83,11 @@ def test_pipeline(digits):
     from sklearn.linear_model import LogisticRegression
 
     stacked = Pipeline(
-        [("scale", StandardScaler()), ("prune", make_pipeline(sparsity=0.5)[-1]),
-         ("head", LogisticRegression(max_iter=200))]
+        [
+            ("scale", StandardScaler()),
+            ("prune", make_pipeline(sparsity=0.5)[-1]),
+            ("head", LogisticRegression(max_iter=200)),
+        ]
     ).fit(X, y)
     assert stacked.score(X, y) > 0.7
 
@@ -105,11 +108,19 @@ def test_grid_search_dask_cluster(digits):
     from dask.distributed import Client, LocalCluster
 
     X, y = digits
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster, Client(cluster), joblib.parallel_backend("dask"):  # inproc://, no sockets
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+        joblib.parallel_backend("dask"),
+    ):  # inproc://, no sockets
         search = GridSearchCV(
-            make_pipeline(), GRID, scoring=SCORING, refit=sparsest_within_tolerance, cv=3,
+            make_pipeline(),
+            GRID,
+            scoring=SCORING,
+            refit=sparsest_within_tolerance,
+            cv=3,
             n_jobs=2,
         ).fit(X, y)
     check_search(search, X, y)

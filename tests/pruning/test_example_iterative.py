@@ -12,13 +12,17 @@ def test_sap_vs_imp_example_runs_quick():
     env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "sap_vs_imp.py")],
-        capture_output=True, text=True, env=env, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
     ).stdout
     lines = out.splitlines()
     assert lines[0].startswith("dense test accuracy")
     start = next(i for i, line in enumerate(lines) if line.startswith("method"))
     table = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip():
             break
         table.append(line.split())

@@ -10,7 +10,12 @@ def test_prune_one_shot_example_runs_quick(tmp_path):
     env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg")
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "prune_one_shot.py")],
-        capture_output=True, text=True, env=env, timeout=120, check=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
     ).stdout
     lines = out.strip().splitlines()
     rows = [line.split() for line in lines[1:6]]

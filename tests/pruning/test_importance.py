@@ -126,8 +126,12 @@ def test_undecayed_by_name_in_both_pruners_matches_the_explicit_importance(digit
     torch.manual_seed(0)
     net = NeuralNetClassifier(
         nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
-        criterion=nn.CrossEntropyLoss, max_epochs=3, lr=0.1, optimizer__weight_decay=5e-4,
-        train_split=None, verbose=0,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=3,
+        lr=0.1,
+        optimizer__weight_decay=5e-4,
+        train_split=None,
+        verbose=0,
     ).fit(X, y)
     pruner = GlobalOneShotPruner(net, sparsity=0.6, prefit=True, importance="undecayed")
     pruner.fit(X, y)
@@ -144,6 +148,7 @@ def test_undecayed_by_name_in_both_pruners_matches_the_explicit_importance(digit
     with pytest.raises(ValueError, match="importance"):
         GlobalOneShotPruner(net, prefit=True, importance="fisher").fit(X, y)
 
-    it = IterativePruner(net, schedule="fixed", n_rounds=2, importance="undecayed",
-                         retrain_epochs=1, verbose=0).fit(X, y)
+    it = IterativePruner(
+        net, schedule="fixed", n_rounds=2, importance="undecayed", retrain_epochs=1, verbose=0
+    ).fit(X, y)
     assert np.isclose(it.sparsity_, 1 - 0.8**2, atol=0.01)

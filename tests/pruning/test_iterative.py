@@ -259,8 +259,13 @@ def test_retrain_epochs_and_l1_net_selection():
     X, y = _data()
     net = L1RegularizedClassifier(
         nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)),
-        criterion=nn.CrossEntropyLoss, l1_alpha=1e-3, max_epochs=2, lr=0.1,
-        train_split=None, verbose=0, prunable_exclude=r"^2\.",
+        criterion=nn.CrossEntropyLoss,
+        l1_alpha=1e-3,
+        max_epochs=2,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        prunable_exclude=r"^2\.",
     )
     pruner = IterativePruner(net, schedule="fixed", n_rounds=1, retrain_epochs=3).fit(X, y)
     assert list(pruner.masks_) == ["0.weight"]  # the net's own prunable selection
@@ -271,8 +276,13 @@ def test_regressor_and_tags():
     rng = np.random.RandomState(0)
     X = rng.randn(64, 4).astype(np.float32)
     y = (X @ np.array([1.0, -2.0, 0.0, 0.5], dtype=np.float32))[:, None]
-    reg = NeuralNetRegressor(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)),
-                             max_epochs=2, lr=0.05, train_split=None, verbose=0)
+    reg = NeuralNetRegressor(
+        nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)),
+        max_epochs=2,
+        lr=0.05,
+        train_split=None,
+        verbose=0,
+    )
     pruner = IterativePruner(reg, schedule="fixed", n_rounds=1)
     assert is_regressor(pruner) and not is_classifier(pruner)
     pruner.fit(X, y)
@@ -344,8 +354,12 @@ def test_sap_and_imp_keep_accuracy_on_digits(digits_small):
     X, y = digits_small
     net = NeuralNetClassifier(
         nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)),
-        criterion=nn.CrossEntropyLoss, max_epochs=15, lr=0.05, optimizer__momentum=0.9,
-        train_split=None, verbose=0,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=15,
+        lr=0.05,
+        optimizer__momentum=0.9,
+        train_split=None,
+        verbose=0,
     )
     for schedule in ("sap", "fixed"):
         pruner = IterativePruner(net, schedule=schedule, n_rounds=3).fit(X, y)

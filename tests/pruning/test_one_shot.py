@@ -26,7 +26,11 @@ D = 8 * 16 + 16 * 2
 def make_clf(**kw):
     torch.manual_seed(0)
     params = dict(
-        criterion=nn.CrossEntropyLoss, l1_alpha=1e-3, max_epochs=3, lr=0.1, train_split=None,
+        criterion=nn.CrossEntropyLoss,
+        l1_alpha=1e-3,
+        max_epochs=3,
+        lr=0.1,
+        train_split=None,
         verbose=0,
     )
     params.update(kw)
@@ -38,8 +42,13 @@ def make_clf(**kw):
 def make_reg(**kw):
     torch.manual_seed(0)
     return L1RegularizedRegressor(
-        nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1)), l1_alpha=1e-4,
-        max_epochs=3, lr=0.05, train_split=None, verbose=0, **kw,
+        nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1)),
+        l1_alpha=1e-4,
+        max_epochs=3,
+        lr=0.05,
+        train_split=None,
+        verbose=0,
+        **kw,
     )
 
 
@@ -84,8 +93,9 @@ def test_prefit_takes_a_copy_and_never_mutates_the_user_net():
     for name, w in weights(net).items():
         assert torch.equal(w, before[name])
     assert len(net.history) == n_hist
-    assert not any(isinstance(cb, tuple) and cb[0] == "pruning_mask_enforcer"
-                   for cb in (net.callbacks or []))
+    assert not any(
+        isinstance(cb, tuple) and cb[0] == "pruning_mask_enforcer" for cb in (net.callbacks or [])
+    )
     assert pruner.sparsity_ == pytest.approx(round(0.9 * D) / D)
     # re-pruning a pruned net replaces (does not duplicate) the enforcer
     again = GlobalOneShotPruner(pruner.estimator_, sparsity=0.95, prefit=True).fit(X, y)
@@ -232,7 +242,10 @@ def test_auto_sparsity_with_the_real_limit_estimator():
         make_clf(),
         sparsity="auto",
         limit_params={
-            "n_lanczos_steps": 8, "n_probes": 1, "epsilon_batch_size": 32, "random_state": 0,
+            "n_lanczos_steps": 8,
+            "n_probes": 1,
+            "epsilon_batch_size": 32,
+            "random_state": 0,
         },
     ).fit(X, y)
     assert 0.0 <= pruner.target_sparsity_ < 1.0

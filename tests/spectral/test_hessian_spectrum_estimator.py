@@ -16,11 +16,18 @@ from sparselimit.spectral import HessianSpectrum, HessianSpectrumDisplay, Spectr
 
 def _net(**kw):
     torch.manual_seed(0)
-    params = dict(criterion=nn.CrossEntropyLoss, max_epochs=3, lr=0.1, train_split=None,
-                  verbose=0, batch_size=64)
+    params = dict(
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=3,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        batch_size=64,
+    )
     params.update(kw)
-    return NeuralNetClassifier(nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
-                               **params)
+    return NeuralNetClassifier(
+        nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)), **params
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +62,9 @@ def test_fitted_attributes(fitted):
     v = torch.ones(op.shape[0])
     assert est.estimator_ is est.estimator  # prefit: used as is
     with torch.no_grad():
-        ref = float(est.estimator_.get_loss(est.estimator_.infer(torch.as_tensor(X)),
-                                            torch.as_tensor(y)))
+        ref = float(
+            est.estimator_.get_loss(est.estimator_.infer(torch.as_tensor(X)), torch.as_tensor(y))
+        )
     assert op.loss() == pytest.approx(ref, rel=1e-5)
     assert torch.isfinite(op @ v).all()
 
@@ -67,21 +75,34 @@ def test_clone_pickle_and_reproducibility(fitted):
     assert c.get_params()["n_lanczos_steps"] == 20 and not hasattr(c, "spectrum_")
     restored = pickle.loads(pickle.dumps(est))
     assert restored.spectrum_.allclose(est.spectrum_)
-    again = HessianSpectrum(est.estimator_, prefit=True, n_probes=2, n_lanczos_steps=20,
-                            random_state=0).fit(X, y)
+    again = HessianSpectrum(
+        est.estimator_, prefit=True, n_probes=2, n_lanczos_steps=20, random_state=0
+    ).fit(X, y)
     assert np.array_equal(again.spectrum_.nodes, est.spectrum_.nodes)
 
 
 def test_unfitted_estimator_is_cloned_and_fitted(digits_small_module):
     X, y = digits_small_module
     net = _net(max_epochs=1)
-    est = HessianSpectrum(net, n_lanczos_steps=8, n_top_eigenvalues=0, max_samples=0.5,
-                          deflate_zero_rows=False, random_state=0).fit(X, y)
+    est = HessianSpectrum(
+        net,
+        n_lanczos_steps=8,
+        n_top_eigenvalues=0,
+        max_samples=0.5,
+        deflate_zero_rows=False,
+        random_state=0,
+    ).fit(X, y)
     assert not hasattr(net, "module_")  # the user's net is untouched
     assert est.n_samples_ == 150 and est.top_eigenvalues_.shape == (0,)
     assert est.zero_row_fraction_ == 0.0 and est.spectrum_.n_params == est.n_params_
-    est2 = HessianSpectrum(est.estimator_, prefit=True, n_lanczos_steps=8,
-                           n_top_eigenvalues=0, max_samples=100, random_state=0).fit(X, y)
+    est2 = HessianSpectrum(
+        est.estimator_,
+        prefit=True,
+        n_lanczos_steps=8,
+        n_top_eigenvalues=0,
+        max_samples=100,
+        random_state=0,
+    ).fit(X, y)
     assert est2.n_samples_ == 100
 
 
@@ -90,16 +111,24 @@ def test_nll_classifier_and_regressor_losses():
     X = rng.randn(80, 5).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)
     torch.manual_seed(0)
-    clf = NeuralNetClassifier(nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2),
-                                            nn.Softmax(dim=-1)),
-                              max_epochs=2, train_split=None, verbose=0).fit(X, y)
+    clf = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2), nn.Softmax(dim=-1)),
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
     est = HessianSpectrum(clf, prefit=True, n_lanczos_steps=5, random_state=0).fit(X, y)
     assert np.isfinite(est.spectrum_.nodes).all()
     yr = X[:, :1] * 2.0
-    reg = NeuralNetRegressor(nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1)),
-                             max_epochs=2, train_split=None, verbose=0).fit(X, yr)
-    est = HessianSpectrum(reg, prefit=True, params="all", n_lanczos_steps=5,
-                          random_state=0).fit(X, yr)
+    reg = NeuralNetRegressor(
+        nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1)),
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+    ).fit(X, yr)
+    est = HessianSpectrum(reg, prefit=True, params="all", n_lanczos_steps=5, random_state=0).fit(
+        X, yr
+    )
     assert est.n_params_ == 5 * 4 + 4 + 4 + 1
 
 

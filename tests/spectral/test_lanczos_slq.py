@@ -34,8 +34,14 @@ def _mixed_spectrum(D=120, seed=0):
     """Zero, negative, bulk and outlier eigenvalues."""
     rng = np.random.RandomState(seed)
     n = D - 25
-    return np.concatenate([np.zeros(10), -rng.uniform(0, 1, 10), rng.exponential(2.0, n),
-                           [30.0, 50.0, 80.0, 120.0, 200.0]])
+    return np.concatenate(
+        [
+            np.zeros(10),
+            -rng.uniform(0, 1, 10),
+            rng.exponential(2.0, n),
+            [30.0, 50.0, 80.0, 120.0, 200.0],
+        ]
+    )
 
 
 def _probes(random_state, D, p):
@@ -57,8 +63,9 @@ def test_lanczos_tridiagonal_is_exact_after_D_steps_and_basis_orthonormal():
 
 def test_lanczos_local_reorthogonalization_and_block_start():
     H, _ = _rotated(np.linspace(1.0, 2.0, 30))
-    a, b = lanczos(torch.tensor(H), torch.ones(30, dtype=torch.float64), 10,
-                   reorthogonalize="local")
+    a, b = lanczos(
+        torch.tensor(H), torch.ones(30, dtype=torch.float64), 10, reorthogonalize="local"
+    )
     a_full, b_full = lanczos(H, np.ones(30), 10)
     np.testing.assert_allclose(a, a_full, atol=1e-8)
     alist, blist = lanczos(H, np.ones((30, 2)), 10)  # two recurrences in lockstep
@@ -112,7 +119,8 @@ def test_padding_of_probes_that_stop_early():
         sd = slq_spectrum(H, 4, 20, random_state=0)
     assert sd.nodes.shape == (4, 11)
     sd2 = SpectralDensity.from_lanczos(
-        [[1.0, 0.0], [2.0, 7.0]], [[0.5, 0.0], [0.0, 0.0]], [2, 1], n_params=2)
+        [[1.0, 0.0], [2.0, 7.0]], [[0.5, 0.0], [0.0, 0.0]], [2, 1], n_params=2
+    )
     assert sd2.weights[1].tolist() == [1.0, 0.0]
     assert sd2.nodes[1, 1] == sd2.nodes[1, 0] == 2.0  # padded with a Ritz value, weight 0
 
@@ -203,10 +211,10 @@ def test_zero_curvature_mask_and_deflation():
     sd = slq_spectrum(H, 2, 100, random_state=0, deflate_zero_rows=True)
     assert sd.n_params == 70 and sd.n_zero_rows == 30 and sd.zero_row_fraction == 0.3
     assert (sd.n_steps == 70).all()
-    np.testing.assert_allclose(sd.quadrature(f_width, include_zero_rows=True),
-                               f_width(lam).mean(), atol=1e-12)
-    np.testing.assert_allclose(sd.quadrature(f_width), f_width(lam[lam != 0]).mean(),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        sd.quadrature(f_width, include_zero_rows=True), f_width(lam).mean(), atol=1e-12
+    )
+    np.testing.assert_allclose(sd.quadrature(f_width), f_width(lam[lam != 0]).mean(), atol=1e-12)
     assert sd.trace() == pytest.approx(lam.sum(), rel=1e-10)
     # a dense (rotated) block plus zero rows: tolerance relative to the scale
     B, _ = _rotated(rng.uniform(1, 2, 20))
@@ -231,8 +239,14 @@ def test_stop_when_and_callback():
         history.append(g)
         return done
 
-    sd = slq_spectrum(H, 2, 100, random_state=0, stop_when=stop_when,
-                      callback=lambda step, p: seen.append((step, p.n_steps.tolist())))
+    sd = slq_spectrum(
+        H,
+        2,
+        100,
+        random_state=0,
+        stop_when=stop_when,
+        callback=lambda step, p: seen.append((step, p.n_steps.tolist())),
+    )
     assert sd.n_steps[0] == len(history) < 100
     assert seen[0] == (1, [1, 1]) and seen[-1][0] == len(history)
     full = slq_spectrum(H, 2, 100, random_state=0)
@@ -244,8 +258,13 @@ def test_stop_when_and_callback():
 
 
 def test_spectral_density_object():
-    sd = SpectralDensity(nodes=[[0.0, 2.0], [1.0, 1.0]], weights=[[0.5, 0.5], [1.0, 0.0]],
-                         n_params=10, zero_row_fraction=1 / 3, n_zero_rows=5)
+    sd = SpectralDensity(
+        nodes=[[0.0, 2.0], [1.0, 1.0]],
+        weights=[[0.5, 0.5], [1.0, 0.0]],
+        n_params=10,
+        zero_row_fraction=1 / 3,
+        n_zero_rows=5,
+    )
     assert sd.n_probes == 2 and sd.n_steps.tolist() == [2, 2]
     np.testing.assert_allclose(sd.quadrature(lambda t: t), [1.0, 1.0])
     np.testing.assert_allclose(sd.quadrature(lambda t: t, include_zero_rows=True), [2 / 3] * 2)

@@ -24,8 +24,9 @@ def _op(dtype=torch.float64, dead_unit=False, n=40):
             net[0].bias[2] = -1.0
     X = torch.randn(n, 6, generator=torch.Generator().manual_seed(1))
     y = torch.randint(0, 3, (n,), generator=torch.Generator().manual_seed(2))
-    return HessianOperator(net, nn.CrossEntropyLoss(), X, y, params="all", dtype=dtype,
-                           batch_size=16)
+    return HessianOperator(
+        net, nn.CrossEntropyLoss(), X, y, params="all", dtype=dtype, batch_size=16
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,9 @@ def test_top_eigenvalues_match_eigvalsh(op_and_eigs):
     np.testing.assert_allclose(top, eigs[::-1][:3], rtol=1e-6)
     lan = top_eigenvalues(op, k=2, method="lanczos", random_state=0)
     np.testing.assert_allclose(lan, eigs[::-1][:2], rtol=1e-6)
-    np.testing.assert_allclose(top_eigenvalues(op, 1, which="SA", random_state=0), eigs[:1],
-                               rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        top_eigenvalues(op, 1, which="SA", random_state=0), eigs[:1], rtol=1e-5, atol=1e-8
+    )
     with pytest.raises(ValueError, match="`k`"):
         top_eigenvalues(op, k=0)
 
@@ -64,8 +66,9 @@ def test_hutchinson_trace(op_and_eigs):
     assert samples.shape == (64,) and est == pytest.approx(samples.mean())
     off = H - np.diag(np.diag(H))
     assert abs(est - np.trace(H)) < 4 * np.sqrt(2 * (off**2).sum() / 64)
-    assert hutchinson_trace(op, 5, random_state=0) == hutchinson_trace(op, 5, random_state=0,
-                                                                       block_size=2)
+    assert hutchinson_trace(op, 5, random_state=0) == hutchinson_trace(
+        op, 5, random_state=0, block_size=2
+    )
 
 
 @pytest.mark.filterwarnings("ignore::sparselimit.spectral.LanczosBreakdownWarning")
@@ -81,8 +84,7 @@ def test_slq_on_net_is_exact_at_D_steps_and_reproducible(op_and_eigs):
 
     V = (_rademacher(make_generator(0), D, 2) / np.sqrt(D)).numpy()
     w, Q = np.linalg.eigh(H)
-    np.testing.assert_allclose(sd.quadrature(f), ((Q.T @ V) ** 2 * f(w)[:, None]).sum(0),
-                               atol=1e-9)
+    np.testing.assert_allclose(sd.quadrature(f), ((Q.T @ V) ** 2 * f(w)[:, None]).sum(0), atol=1e-9)
     again = slq_spectrum(op, 2, 10, random_state=5)
     assert np.array_equal(again.nodes, slq_spectrum(op, 2, 10, random_state=5).nodes)
     assert not np.allclose(again.nodes, slq_spectrum(op, 2, 10, random_state=6).nodes)

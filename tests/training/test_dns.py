@@ -20,9 +20,15 @@ MASK_EXAMPLE = [False] * 4 + [True] * 6
 def _linear_net(weight, dns, *, lr=0.0, max_epochs=1, batch_size=16, **kwargs):
     """A bias-free Linear(d, 1) regressor whose weight is set to ``weight`` before training."""
     net = NeuralNetRegressor(
-        nn.Linear(weight.numel(), 1, bias=False), lr=lr, max_epochs=max_epochs,
-        batch_size=batch_size, train_split=None, verbose=0, callbacks=[("dns", dns)],
-        iterator_train__shuffle=False, **kwargs,
+        nn.Linear(weight.numel(), 1, bias=False),
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        train_split=None,
+        verbose=0,
+        callbacks=[("dns", dns)],
+        iterator_train__shuffle=False,
+        **kwargs,
     )
     net.initialize()
     with torch.no_grad():
@@ -183,8 +189,15 @@ def test_per_layer_c_and_validation():
     y = (X[:, 0] > 0).astype(np.int64)
     module = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
     dns = DynamicNetworkSurgery(c={"0.weight": 1.0}, random_state=0)
-    net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss, max_epochs=1, lr=0.0,
-                              train_split=None, verbose=0, callbacks=[("dns", dns)])
+    net = NeuralNetClassifier(
+        module,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=1,
+        lr=0.0,
+        train_split=None,
+        verbose=0,
+        callbacks=[("dns", dns)],
+    )
     w0 = [p.detach().clone() for p in (module[0].weight, module[2].weight)]
     net.fit(X, y)  # fit re-initializes the module of a fresh net: take weights after init
     t0, t2 = dns.thresholds_["0.weight"], dns.thresholds_["2.weight"]
@@ -242,9 +255,15 @@ def test_clone_and_pickle():
     X = np.random.RandomState(0).randn(64, 8).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)
     dns = DynamicNetworkSurgery(c=0.3, gamma=1e-3, random_state=0)
-    net = NeuralNetClassifier(nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)),
-                              criterion=nn.CrossEntropyLoss, max_epochs=2, lr=0.1,
-                              train_split=None, verbose=0, callbacks=[("dns", dns)])
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        callbacks=[("dns", dns)],
+    )
     fresh = clone(dns)
     assert fresh.get_params() == dns.get_params()
     assert not any(k.endswith("_") for k in dns.get_params())
@@ -268,8 +287,13 @@ def test_dns_prunes_digits_without_losing_much(digits_small):
     dns = DynamicNetworkSurgery(c=0.5, random_state=0)
     net = NeuralNetClassifier(
         nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)),
-        criterion=nn.CrossEntropyLoss, max_epochs=20, lr=0.05, optimizer__momentum=0.9,
-        train_split=None, verbose=0, callbacks=[("dns", dns)],
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=20,
+        lr=0.05,
+        optimizer__momentum=0.9,
+        train_split=None,
+        verbose=0,
+        callbacks=[("dns", dns)],
     ).fit(X, y)
     assert dns.sparsity_ > 0.4
     assert net.score(X, y) > 0.9
@@ -283,14 +307,21 @@ def test_follows_the_l1_nets_prunable_selection():
     dns = DynamicNetworkSurgery(random_state=0)
     L1RegularizedClassifier(
         nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)),
-        criterion=nn.CrossEntropyLoss, max_epochs=1, train_split=None, verbose=0,
-        prunable_exclude=r"^2\.", callbacks=[("dns", dns)],
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+        prunable_exclude=r"^2\.",
+        callbacks=[("dns", dns)],
     ).fit(X, y)
     assert list(dns.masks_) == ["0.weight"]
     dns_all = DynamicNetworkSurgery(include=r"weight$", random_state=0)
     NeuralNetClassifier(
         nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)),
-        criterion=nn.CrossEntropyLoss, max_epochs=1, train_split=None, verbose=0,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
         callbacks=[("dns", dns_all)],
     ).fit(X, y)
     assert list(dns_all.masks_) == ["0.weight", "2.weight"]

@@ -12,7 +12,11 @@ def test_dynamic_network_surgery_example_runs_quick():
     env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "dynamic_network_surgery.py")],
-        capture_output=True, text=True, env=env, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
     ).stdout
     lines = out.strip().splitlines()
     assert lines[0].startswith("dense test accuracy")
