@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument(
         "--fine-tune-epochs",
         type=int,
-        default=0,
-        help="also measure the curve with each pruned net retrained this many epochs (slower)",
+        default=5,
+        help="also measure the curve with each pruned net retrained this many epochs, masks "
+        "enforced (the theory predicts whether the kept weights can be re-fitted); 0 skips it",
     )
     run = parser.add_argument_group("run")
     run.add_argument("--output-dir", default="sparselimit-report", help="where to write results")
@@ -153,9 +155,16 @@ def _make_net(args, task):
 
 def _print_table(rows, out=None):
     out = out or sys.stdout  # looked up per call, so redirected stdout is honoured
-    print(f"{'sparsity':>9} {'accuracy':>9} {'PQ index':>9}", file=out)
+    retrained = "accuracy_retrained" in rows[0]
+    print(
+        f"{'sparsity':>9} {'accuracy':>9}"
+        + (f" {'retrained':>9}" if retrained else "")
+        + f" {'PQ index':>9}",
+        file=out,
+    )
     for r in rows:
-        print(f"{r['sparsity']:>9.2f} {r['accuracy']:>9.4f} {r['pq_index']:>9.4f}", file=out)
+        extra = f" {r['accuracy_retrained']:>9.4f}" if retrained else ""
+        print(f"{r['sparsity']:>9.2f} {r['accuracy']:>9.4f}{extra} {r['pq_index']:>9.4f}", file=out)
 
 
 def run(args) -> dict:
@@ -163,14 +172,21 @@ def run(args) -> dict:
     import torch
 
     from .datasets import load_task
-    from .limit import PruningLimitEstimator, limit_report, measure_pruning_curve
+    from .limit import (
+        LimitRegimeWarning,
+        PruningLimitEstimator,
+        limit_report,
+        measure_pruning_curve,
+    )
     from .metrics import pq_index, recall_distortion_report
     from .pruning import prune_global
+    from .training import EpochProgressBar
 
     if args.quick:
         args.epochs = min(args.epochs, 3)
         args.lanczos_steps = "8"
         args.n_probes = 1
+        args.fine_tune_epochs = min(args.fine_tune_epochs, 1)
     if args.threads < 1:
         raise SystemExit(f"--threads must be a positive integer; got {args.threads}")
     torch.set_num_threads(args.threads)  # an application-level choice: this process is ours
@@ -186,20 +202,30 @@ def run(args) -> dict:
         torch.manual_seed(args.seed)
         net.fit(task.X_train, task.y_train)
     timings["training_s"] = time.perf_counter() - start
+    for _, callback in net.callbacks_:  # the bar is for this training, not the curve's re-fits
+        if isinstance(callback, EpochProgressBar):
+            callback.disable = True
 
     steps = args.lanczos_steps if args.lanczos_steps == "auto" else int(args.lanczos_steps)
     start = time.perf_counter()
-    limit = PruningLimitEstimator(
-        net,
-        prefit=True,
-        n_probes=args.n_probes,
-        n_lanczos_steps=steps,
-        # the paper's 128-sample batches for epsilon, smaller on small data sets so that the
-        # spread is taken over at least 8 batches
-        epsilon_batch_size=int(min(128, max(8, len(task.y_train) // 8))),
-        random_state=args.seed,
-        verbose=0 if args.quiet else 1,
-    ).fit(task.X_train, task.y_train)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LimitRegimeWarning)
+        limit = PruningLimitEstimator(
+            net,
+            prefit=True,
+            n_probes=args.n_probes,
+            n_lanczos_steps=steps,
+            # the paper's 128-sample batches for epsilon, smaller on small data sets so that the
+            # spread is taken over at least 8 batches
+            epsilon_batch_size=int(min(128, max(8, len(task.y_train) // 8))),
+            random_state=args.seed,
+            verbose=0 if args.quiet else 1,
+        ).fit(task.X_train, task.y_train)
+    for w in caught:  # shown as one plain line each (they are also in report.json)
+        if issubclass(w.category, LimitRegimeWarning):
+            print(f"note: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     timings["prediction_s"] = time.perf_counter() - start
 
     sparsities = args.sparsities
@@ -211,6 +237,7 @@ def run(args) -> dict:
         task.X_test,
         task.y_test,
         sparsities=sparsities,
+        rule="first_drop",
         tolerance=args.tolerance,
         verbose=0 if args.quiet else 1,
     )
@@ -223,6 +250,7 @@ def run(args) -> dict:
             task.X_test,
             task.y_test,
             sparsities=sparsities,
+            rule="first_drop",
             tolerance=args.tolerance,
             fine_tune_epochs=args.fine_tune_epochs,
             X_fine_tune=task.X_train,
@@ -243,13 +271,17 @@ def run(args) -> dict:
     # PQ index of the pruned weights along the sweep (larger = sparser)
     weights = torch.cat([p.detach().flatten().cpu() for p in net.prunable_parameters()])
     order = torch.argsort(weights.abs(), stable=True)
+    # the curves may add the dense point rho = 0 to the grid: match rows by sparsity
+    retrained_at = {} if retrained is None else dict(zip(retrained.sparsities, retrained.scores))
     rows = []
     for rho, acc in zip(curve.sparsities, curve.scores):
         keep = torch.ones_like(weights, dtype=torch.bool)
         keep[order[: round(float(rho) * weights.numel())]] = False
-        rows.append(
-            {"sparsity": float(rho), "accuracy": float(acc), "pq_index": pq_index(weights[keep])}
-        )
+        row = {"sparsity": float(rho), "accuracy": float(acc)}
+        if retrained is not None:
+            row["accuracy_retrained"] = float(retrained_at[rho])
+        row["pq_index"] = pq_index(weights[keep])
+        rows.append(row)
     report["sweep"] = rows
     pruned = prune_global(net.module_, limit.pruning_limit_, copy=True).module
     report["recall_at_predicted_limit"] = recall_distortion_report(
@@ -266,8 +298,10 @@ def run(args) -> dict:
         f"(interval {limit.pruning_limit_interval_[0]:.3f}-{limit.pruning_limit_interval_[1]:.3f})"
     )
     for key, label in (("measured", "one-shot"), ("measured_retrained", "retrained")):
-        for rule, value in report.get(key, {}).get("limits", {}).items():
-            print(f"measured limit, {label} ({rule}): {value:.3f}")
+        measured = report.get(key, {})
+        for rule, value in measured.get("limits", {}).items():
+            tol = measured["limit_tolerances"][rule]
+            print(f"measured limit, {label:<9} ({rule}, tolerance {tol:g}): {value:.3f}")
     print(f"report: {out_dir / 'report.json'}")
     return report
 

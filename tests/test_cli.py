@@ -63,7 +63,7 @@ def test_user_npz_data_model_and_sparsities(tmp_path):
             "--model",
             "sparselimit.training:MLP",
             "--sparsities",
-            "0.5,0,0.9",
+            "0.5,0.9",
             "--no-plot",
             "-q",
             "--output-dir",
@@ -71,7 +71,9 @@ def test_user_npz_data_model_and_sparsities(tmp_path):
         ],
         tmp_path,
     )
-    assert [r["sparsity"] for r in report["sweep"]] == [0.0, 0.5, 0.9]
+    assert [r["sparsity"] for r in report["sweep"]] == [0.5, 0.9]
+    assert all(0 <= r["accuracy_retrained"] <= 1 for r in report["sweep"])
+    assert set(report["measured_retrained"]["limits"]) == {"last_above", "first_drop"}
     assert report["n_params"] == 8 * 64 + 64 * 2
     assert not (tmp_path / "pruning_limit.png").exists()
 

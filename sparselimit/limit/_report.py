@@ -41,7 +41,9 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
         ``jensen_lower_bound``), ``epsilon``, ``loss``, ``sharpness``, ``zero_row_fraction``,
         ``n_params``, ``n_lanczos_steps``, ``settings`` (the estimator's parameters), ``timings``
         (seconds), ``diagnostics`` (regime checks and warnings) and, per curve given,
-        ``measured`` / ``measured_retrained`` with the limit under both rules, the rule used,
+        ``measured`` / ``measured_retrained`` with the limit under both rules (``last_above``
+        without tolerance, as the authors define it; ``first_drop`` with the curve's
+        ``tolerance``; see ``limit_tolerances``), the curve's own rule and limit,
         the dense score and the error ``predicted - measured`` under each rule.
 
     Examples
@@ -89,12 +91,16 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     for key, c in (("measured", curve), ("measured_retrained", retrained_curve)):
         if c is None:
             continue
-        limits = {r: c.limit(r) for r in ("last_above", "first_drop")}
+        # each rule as defined: the authors' "last_above" has no tolerance (any point at least
+        # as good as dense), "first_drop" uses the curve's tolerance
+        tolerances = {"last_above": 0.0, "first_drop": c.tolerance}
+        limits = {r: c.limit(r, tolerance=t) for r, t in tolerances.items()}
         report[key] = {
             "rule": c.rule,
             "tolerance": c.tolerance,
             "measured_limit": c.measured_limit,
             "limits": limits,
+            "limit_tolerances": tolerances,
             "error": {r: pred - v for r, v in limits.items()},
             "dense_score": c.dense_score,
             "dense_loss": c.dense_loss,
