@@ -13,13 +13,12 @@ from __future__ import annotations
 import numbers
 import warnings
 
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from ..utils import check_sparsity, check_X_y
+from ..utils import PrunedNetMixin, check_sparsity, check_X_y
 from ._attention import attach_block_attention, get_block_attention
 from ._export import export_block_sparse
 from ._grid import (
@@ -303,7 +302,7 @@ class SequentialAttentionPP(Callback):
         return net
 
 
-class BlockSparsifier(MetaEstimatorMixin, BaseEstimator):
+class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     """Train a skorch net into per-layer block sparsity with SequentialAttention++.
 
     ``fit(X, y)`` fits a clone of ``estimator`` with a :class:`SequentialAttentionPP` callback
@@ -430,8 +429,6 @@ class BlockSparsifier(MetaEstimatorMixin, BaseEstimator):
         }
         total = sum(m.numel() for m in self.block_masks_.values())
         self.sparsity_ = sum(int((~m).sum()) for m in self.block_masks_.values()) / total
-        if hasattr(est, "classes_"):
-            self.classes_ = est.classes_
         return self
 
     @property
@@ -439,36 +436,3 @@ class BlockSparsifier(MetaEstimatorMixin, BaseEstimator):
         """The fitted net's skorch history (with ``sa_phase`` and ``block_sparsity`` columns)."""
         check_is_fitted(self, "estimator_")
         return self.estimator_.history
-
-    def predict(self, X):
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
-
-    def predict_proba(self, X):
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    def score(self, X, y, sample_weight=None):
-        check_is_fitted(self, "estimator_")
-        if hasattr(self.estimator_, "score"):
-            return self.estimator_.score(X, y, sample_weight=sample_weight)
-        raise AttributeError(f"{type(self.estimator_).__name__} has no `score`.")
-
-    def transform(self, X):
-        """The block-sparse net's output (``forward``) as a NumPy array."""
-        check_is_fitted(self, "estimator_")
-        out = self.estimator_.forward(X, training=False)
-        return out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        try:
-            from sklearn.utils import get_tags
-
-            inner = get_tags(self.estimator)
-            tags.estimator_type = inner.estimator_type
-            tags.classifier_tags = inner.classifier_tags
-            tags.regressor_tags = inner.regressor_tags
-        except Exception:  # noqa: BLE001 - tags are best effort for a non-sklearn estimator
-            pass
-        return tags

@@ -17,15 +17,18 @@ from numbers import Integral, Real
 
 import torch
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
-from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import pq_index
 from ..metrics._pq import _check_pq
 from ..training import MaskEnforcer
-from ..utils import apply_masks, check_weights_finite, check_X_y, select_prunable
+from ..utils import (
+    PrunedNetMixin,
+    apply_masks,
+    check_weights_finite,
+    check_X_y,
+    select_prunable,
+)
 from ._global import _check_importance, _resolve_importance
 from ._masks import _mask_sparsity, compute_masks
 from ._one_shot import ENFORCER_NAME
@@ -138,17 +141,7 @@ def sap_prune_count(d, pq, p=0.5, q=1.0, eta=0.0, gamma=1.0, beta=0.9) -> int:
     return min(max(c, 0), d)
 
 
-def _estimator_has(attr):
-    """For ``available_if``: the fitted net if there is one, else the unfitted template."""
-
-    def check(self):
-        est = self.__dict__.get("estimator_", self.estimator)
-        return hasattr(est, attr)
-
-    return check
-
-
-class IterativePruner(MetaEstimatorMixin, BaseEstimator):
+class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     """Iterative magnitude pruning with rewinding: SAP and the lottery-ticket baseline (IMP).
 
     ``fit(X, y)`` fits a clone of ``estimator`` (a skorch net) and then, for up to ``n_rounds``
@@ -503,76 +496,3 @@ class IterativePruner(MetaEstimatorMixin, BaseEstimator):
         if shape is not None and len(shape) == 2:
             self.n_features_in_ = int(shape[1])
         return self
-
-    # ------------------------------------------------------------------ delegation
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the pruned net.
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        y_pred : ndarray
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities (classifiers) or outputs (regressors) of the pruned net.
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_outputs)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("score"))
-    def score(self, X, y, **kwargs):
-        """The pruned net's ``score`` (accuracy for classifiers, R² for regressors).
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-        y : array-like
-            True targets.
-        **kwargs : dict
-            Passed to the net's ``score`` (e.g. ``sample_weight``).
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        return self.estimator_.score(X, y, **kwargs)
-
-    @property
-    def classes_(self):
-        """Class labels of the pruned classifier."""
-        check_is_fitted(self)
-        return self.estimator_.classes_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if self.estimator is not None:
-            try:
-                inner = get_tags(self.estimator)
-            except Exception:  # an estimator without sklearn tags: keep the defaults
-                inner = None
-            if inner is not None:
-                tags.estimator_type = inner.estimator_type
-                tags.classifier_tags = inner.classifier_tags
-                tags.regressor_tags = inner.regressor_tags
-                tags.target_tags.required = inner.target_tags.required
-        return tags

@@ -7,13 +7,16 @@ from numbers import Integral, Real
 
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import TransformerTags, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from ..training import MaskEnforcer
-from ..utils import check_weights_finite, check_X_y, resolve_module, select_prunable
+from ..utils import (
+    PrunedNetMixin,
+    check_weights_finite,
+    check_X_y,
+    resolve_module,
+    select_prunable,
+)
 from ._global import _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
@@ -21,16 +24,6 @@ __all__ = ["GlobalOneShotPruner"]
 
 #: Name of the callback the pruner appends to the pruned net's ``callbacks``.
 ENFORCER_NAME = "pruning_mask_enforcer"
-
-
-def _estimator_has(attr):
-    """For ``available_if``: the fitted net if there is one, else the unfitted template."""
-
-    def check(self):
-        est = self.__dict__.get("estimator_", self.estimator)
-        return hasattr(est, attr)
-
-    return check
 
 
 def _check_net_fitted(est) -> None:
@@ -51,7 +44,7 @@ def _check_net_fitted(est) -> None:
         )
 
 
-class GlobalOneShotPruner(MetaEstimatorMixin, BaseEstimator):
+class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     """Meta-estimator: train a skorch net, prune it in one shot by global magnitude, fine-tune.
 
     With an :class:`~sparselimit.L1RegularizedClassifier` (or ``...Regressor``) as ``estimator``
@@ -275,93 +268,3 @@ class GlobalOneShotPruner(MetaEstimatorMixin, BaseEstimator):
         if shape is not None and len(shape) == 2:
             self.n_features_in_ = int(shape[1])
         return self
-
-    def predict(self, X):
-        """Predict with the pruned net.
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        y_pred : ndarray
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities (classifiers) or outputs (regressors) of the pruned net.
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_outputs)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def transform(self, X):
-        """The pruned net's output, so the pruner can be a non-final pipeline step.
-
-        This is skorch's ``predict_proba``: class probabilities for classifiers, the network output
-        for regressors, as a NumPy array.
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        Xt : ndarray of shape (n_samples, n_outputs)
-        """
-        check_is_fitted(self)
-        return self.estimator_.predict_proba(X)
-
-    def score(self, X, y, **kwargs):
-        """The pruned net's ``score`` (accuracy for classifiers, R² for regressors).
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-        y : array-like
-            True targets.
-        **kwargs : dict
-            Passed to the net's ``score`` (e.g. ``sample_weight``).
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        return self.estimator_.score(X, y, **kwargs)
-
-    @property
-    def classes_(self):
-        """Class labels of the pruned classifier."""
-        check_is_fitted(self)
-        return self.estimator_.classes_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        if self.estimator is not None:
-            try:
-                inner = get_tags(self.estimator)
-            except Exception:  # an estimator without sklearn tags: keep the defaults
-                inner = None
-            if inner is not None:
-                tags.estimator_type = inner.estimator_type
-                tags.classifier_tags = inner.classifier_tags
-                tags.regressor_tags = inner.regressor_tags
-                tags.target_tags.required = inner.target_tags.required
-        tags.transformer_tags = TransformerTags()
-        return tags

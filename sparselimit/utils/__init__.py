@@ -1,6 +1,7 @@
 """Shared helpers: parameter selection, module resolution, input validation."""
 
 from ._masks import apply_masks, check_masks
+from ._meta import PrunedNetMixin
 from ._modules import resolve_masks, resolve_module
 from ._params import select_prunable
 from ._validation import (
@@ -22,4 +23,5 @@ __all__ = [
     "check_X_y",
     "check_weights_finite",
     "make_generator",
+    "PrunedNetMixin",
 ]

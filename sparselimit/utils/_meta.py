@@ -1,0 +1,128 @@
+"""What every pruning meta-estimator shares: it holds a fitted, pruned skorch net in
+``estimator_`` and answers ``predict`` / ``predict_proba`` / ``transform`` / ``score`` with it,
+looking like a classifier or a regressor as its inner net does."""
+
+from __future__ import annotations
+
+from sklearn.utils import TransformerTags, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["PrunedNetMixin"]
+
+
+def _net_has(attr):
+    """For ``available_if``: ask the fitted net if there is one, else the unfitted template."""
+
+    def check(self):
+        net = self.__dict__.get("estimator_", self.estimator)
+        return hasattr(net, attr)
+
+    return check
+
+
+class PrunedNetMixin:
+    """Delegation to the pruned net ``estimator_`` for sparselimit's pruning meta-estimators.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> from sparselimit.utils import PrunedNetMixin
+    >>> class Holder(PrunedNetMixin, BaseEstimator):
+    ...     def __init__(self, estimator=None):
+    ...         self.estimator = estimator
+    >>> hasattr(Holder(), "predict_proba")  # no net to ask yet
+    False
+    """
+
+    @available_if(_net_has("predict"))
+    def predict(self, X):
+        """Predict with the pruned net.
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+    @available_if(_net_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities (classifiers) or outputs (regressors) of the pruned net.
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_outputs)
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_net_has("predict_proba"))
+    def transform(self, X):
+        """The pruned net's output, so the pruner can be a non-final pipeline step.
+
+        This is skorch's ``predict_proba``: class probabilities for classifiers, the network
+        output for regressors, as a NumPy array.
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, n_outputs)
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_net_has("score"))
+    def score(self, X, y, **kwargs):
+        """The pruned net's ``score`` (accuracy for classifiers, R² for regressors).
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+        y : array-like
+            True targets.
+        **kwargs : dict
+            Passed to the net's ``score`` (e.g. ``sample_weight``).
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.score(X, y, **kwargs)
+
+    @property
+    def classes_(self):
+        """Class labels of the pruned classifier."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.classes_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:
+            try:
+                inner = get_tags(self.estimator)
+            except Exception:  # an estimator without sklearn tags: keep the defaults
+                inner = None
+            if inner is not None:
+                tags.estimator_type = inner.estimator_type
+                tags.classifier_tags = inner.classifier_tags
+                tags.regressor_tags = inner.regressor_tags
+                tags.target_tags.required = inner.target_tags.required
+        tags.transformer_tags = TransformerTags()
+        return tags
