@@ -231,33 +231,29 @@ def run(args) -> dict:
     sparsities = args.sparsities
     if sparsities is None:
         sparsities = np.round(np.arange(0.0, 1.0, 0.05 if args.quick else 0.01), 4).tolist()
-    start = time.perf_counter()
-    curve = measure_pruning_curve(
-        net,
-        task.X_test,
-        task.y_test,
-        sparsities=sparsities,
-        rule="first_drop",
-        tolerance=args.tolerance,
-        verbose=0 if args.quiet else 1,
-    )
-    timings["measurement_s"] = time.perf_counter() - start
-    retrained = None
-    if args.fine_tune_epochs > 0:
+
+    def measure(**extra):  # the same sweep, one-shot or with masked re-training
         start = time.perf_counter()
-        retrained = measure_pruning_curve(
+        measured = measure_pruning_curve(
             net,
             task.X_test,
             task.y_test,
             sparsities=sparsities,
             rule="first_drop",
             tolerance=args.tolerance,
+            verbose=0 if args.quiet else 1,
+            **extra,
+        )
+        return measured, time.perf_counter() - start
+
+    curve, timings["measurement_s"] = measure()
+    retrained = None
+    if args.fine_tune_epochs > 0:
+        retrained, timings["measurement_retrained_s"] = measure(
             fine_tune_epochs=args.fine_tune_epochs,
             X_fine_tune=task.X_train,
             y_fine_tune=task.y_train,
-            verbose=0 if args.quiet else 1,
         )
-        timings["measurement_retrained_s"] = time.perf_counter() - start
 
     report = {
         "dataset": task.name,
