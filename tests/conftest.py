@@ -15,6 +15,32 @@ os.environ.setdefault("SPARSELIMIT_QUICK", "1")
 
 
 @pytest.fixture
+def run_example(tmp_path):
+    """Run ``examples/<script>`` in quick mode in a subprocess (cwd: the test's tmp_path) and
+    return its stdout; a failure shows the script's stderr."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+
+    def run(script, *args, timeout=300):
+        env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+        proc = subprocess.run(
+            [sys.executable, str(examples / script), *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 0, f"{script} failed:\n{proc.stderr[-4000:]}"
+        return proc.stdout
+
+    return run
+
+
+@pytest.fixture
 def digits_small():
     """A small, standardised slice of scikit-learn's bundled digits data (float32 / int64)."""
     import numpy as np

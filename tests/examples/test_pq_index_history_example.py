@@ -1,21 +1,5 @@
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_pq_index_history_example_runs_quick(tmp_path):
-    env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "pq_index_history.py"), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-    ).stdout
+def test_pq_index_history_example_runs_quick(tmp_path, run_example):
+    out = run_example("pq_index_history.py", "--out", str(tmp_path))
     history, pruned = out.split("\n\n")
     assert len(history.strip().splitlines()) == 1 + 3  # header + one row per epoch
     assert [line.split()[0] for line in pruned.strip().splitlines()[1:]] == [

@@ -1,23 +1,8 @@
 """examples/sap_vs_imp.py runs in quick mode and prints its comparison tables."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_sap_vs_imp_example_runs_quick():
-    env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "sap_vs_imp.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    ).stdout
+def test_sap_vs_imp_example_runs_quick(run_example):
+    out = run_example("sap_vs_imp.py")
     lines = out.splitlines()
     assert lines[0].startswith("dense test accuracy")
     start = next(i for i, line in enumerate(lines) if line.startswith("method"))

@@ -1,22 +1,5 @@
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_prune_one_shot_example_runs_quick(tmp_path):
-    env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "prune_one_shot.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-        cwd=tmp_path,
-    ).stdout
+def test_prune_one_shot_example_runs_quick(tmp_path, run_example):
+    out = run_example("prune_one_shot.py")
     lines = out.strip().splitlines()
     rows = [line.split() for line in lines[1:6]]
     assert [r[0] for r in rows] == ["0.00", "0.50", "0.80", "0.90", "0.95"]

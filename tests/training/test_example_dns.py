@@ -1,23 +1,8 @@
 """examples/dynamic_network_surgery.py runs in quick mode and prints one row per c."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_dynamic_network_surgery_example_runs_quick():
-    env = dict(os.environ, SPARSELIMIT_QUICK="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "dynamic_network_surgery.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    ).stdout
+def test_dynamic_network_surgery_example_runs_quick(run_example):
+    out = run_example("dynamic_network_surgery.py")
     lines = out.strip().splitlines()
     assert lines[0].startswith("dense test accuracy")
     rows = [line.split() for line in lines[2:]]
