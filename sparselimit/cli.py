@@ -40,6 +40,15 @@ def _int_list(text: str) -> list[int]:
         ) from exc
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except the unset (None) and off (False) ones."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sparselimit`` command (see ``sparselimit --help``)."""
     parser = argparse.ArgumentParser(
@@ -47,10 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Train a network with an L1 penalty, predict how far it can be pruned (the "
             "pruning limit, from the Hessian spectrum and the weight magnitudes), measure the "
-            "real one-shot pruning curve, and write report.json and plots. With no arguments: "
+            "real pruning curves (one-shot, and with masked re-training), and write report.json "
+            "and plots. With no arguments: "
             "scikit-learn's bundled digits data, a 64-128-10 MLP, no network access."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     data = parser.add_argument_group("data and model")
     data.add_argument(

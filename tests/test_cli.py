@@ -142,3 +142,16 @@ def test_python_dash_m_entry_point(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "report.json").exists()
+
+
+def test_every_option_is_documented():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.rst").read_text()
+    options = [
+        opt
+        for action in build_parser()._actions
+        for opt in action.option_strings
+        if opt.startswith("--") and opt != "--help"
+    ]
+    assert options and not [opt for opt in options if f"``{opt}" not in page]

@@ -9,6 +9,34 @@ from scipy.linalg import eigh_tridiagonal
 
 __all__ = ["SpectralDensity"]
 
+_RULES = ("gauss", "anti_gauss", "averaged")
+
+
+def _gauss(a, b):
+    """Nodes and weights of the Gauss rule of the tridiagonal (a, b)."""
+    if len(a) == 1:
+        return a.copy(), np.ones(1)
+    theta, U = eigh_tridiagonal(a, b)
+    return theta, U[0] ** 2
+
+
+def _lanczos_rule(alpha, beta, k, rule):
+    """One probe's quadrature from its first ``k`` Lanczos steps (see ``from_lanczos``)."""
+    a, b = alpha[:k], beta[: k - 1]
+    broke = beta.shape[0] >= k and beta[k - 1] == 0.0  # invariant subspace: Gauss is exact
+    if rule == "gauss" or k == 1 or broke:
+        return _gauss(a, b)
+    b_anti = b.copy()
+    b_anti[-1] *= np.sqrt(2.0)  # Laurie's anti-Gauss rule A_k
+    anti = _gauss(a, b_anti)
+    if rule == "anti_gauss":
+        return anti
+    lower = _gauss(a[:-1], b[:-1])  # G_{k-1}
+    x = np.concatenate([lower[0], anti[0]])
+    w = np.concatenate([lower[1] / lower[1].sum(), anti[1] / anti[1].sum()]) / 2
+    order = np.argsort(x, kind="stable")
+    return x[order], w[order]
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SpectralDensity:
@@ -36,6 +64,11 @@ class SpectralDensity:
         Lanczos steps actually run per probe (None: ``m`` for every probe).
     n_zero_rows : int, default=0
         Number of deflated zero rows; ``p0 = n_zero_rows / (n_params + n_zero_rows)``.
+    alphas, betas : ndarray of shape (n_probes, m), default=None
+        The Lanczos coefficients the quadrature was built from (set by :meth:`from_lanczos`;
+        :meth:`with_rule` rebuilds other rules from them).
+    rule : {"gauss", "anti_gauss", "averaged"}, default="gauss"
+        The quadrature rule of ``nodes`` and ``weights`` (see :meth:`from_lanczos`).
 
     Examples
     --------
@@ -55,6 +88,9 @@ class SpectralDensity:
     zero_row_fraction: float = 0.0
     n_steps: np.ndarray | None = None
     n_zero_rows: int = 0
+    alphas: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    betas: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    rule: str = "gauss"
 
     def __post_init__(self):
         nodes = np.array(self.nodes, dtype=np.float64, ndmin=2)
@@ -76,8 +112,16 @@ class SpectralDensity:
             if self.n_steps is None
             else np.array(self.n_steps, dtype=np.int64)
         )
-        for arr in (nodes, weights, n_steps):
+        if self.rule not in _RULES:
+            raise ValueError(f"`rule` must be one of {_RULES}; got {self.rule!r}.")
+        coeffs = [
+            None if c is None else np.array(c, dtype=np.float64, ndmin=2)
+            for c in (self.alphas, self.betas)
+        ]
+        for arr in [nodes, weights, n_steps] + [c for c in coeffs if c is not None]:
             arr.setflags(write=False)
+        object.__setattr__(self, "alphas", coeffs[0])
+        object.__setattr__(self, "betas", coeffs[1])
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "n_steps", n_steps)
@@ -87,19 +131,71 @@ class SpectralDensity:
 
     # ------------------------------------------------------------- builders
     @classmethod
-    def from_lanczos(cls, alphas, betas, n_steps, *, n_params, n_zero_rows=0):
-        """Build from per-probe tridiagonals: ``alphas[i, :n_steps[i]]`` and the off-diagonal
-        ``betas[i, :n_steps[i] - 1]`` (extra columns are ignored)."""
-        alphas, betas = np.asarray(alphas, dtype=np.float64), np.asarray(betas, dtype=np.float64)
-        n_steps = np.asarray(n_steps, dtype=np.int64)
-        m = int(n_steps.max())
-        nodes = np.zeros((len(n_steps), m))
-        weights = np.zeros((len(n_steps), m))
-        for i, k in enumerate(n_steps):
-            theta, U = eigh_tridiagonal(alphas[i, :k], betas[i, : k - 1])
-            tau = U[0] ** 2
-            nodes[i, :k], weights[i, :k] = theta, tau / tau.sum()
-            nodes[i, k:] = theta[0]
+    def from_lanczos(cls, alphas, betas, n_steps, *, n_params, n_zero_rows=0, rule="gauss"):
+        r"""Build the quadrature of per-probe Lanczos tridiagonals.
+
+        Probe ``i`` uses the diagonal ``alphas[i, :k]`` and off-diagonal ``betas[i, :k - 1]`` of
+        its ``k = n_steps[i]`` steps (extra columns are ignored; ``betas[i, k - 1]``, the
+        residual norm after the last step, is read only to detect a breakdown).
+
+        Parameters
+        ----------
+        alphas, betas : array of shape (n_probes, m)
+            Lanczos coefficients per probe (``betas[i, j] = T[j, j + 1]``).
+        n_steps : array of int, shape (n_probes,)
+            Steps run per probe.
+        n_params : int
+            Size of the operator the recurrences ran on.
+        n_zero_rows : int, default=0
+            Deflated zero rows (see the class).
+        rule : {"gauss", "anti_gauss", "averaged"}, default="gauss"
+            ``"gauss"``: the ``k``-node Gauss rule of ``T_k`` (Ritz values, squared first
+            eigenvector components), exact for polynomials of degree ``2k - 1``.
+            ``"anti_gauss"``: Laurie's ``k``-node anti-Gauss rule ``A_k``, the Gauss rule of
+            ``T_k`` with its last off-diagonal multiplied by ``sqrt(2)``; its error on
+            polynomials of degree ``2k - 1`` and ``2k`` is the opposite of the error of
+            ``G_{k-1}``. ``"averaged"``: ``(G_{k-1} + A_k) / 2`` on ``2k - 1`` nodes, exact
+            for degree ``2k - 1`` like ``G_k`` but with the oscillating error of ``G_{k-1}``
+            largely cancelled by that of ``A_k``; ``|G_{k-1} - A_k| / 2`` estimates the error
+            of ``G_{k-1}``. All weights are positive. A probe with one step, or whose
+            recurrence broke down (``betas[i, k - 1] == 0``: an invariant subspace, where
+            ``G_k`` is exact), uses its Gauss rule under every ``rule``.
+
+        Returns
+        -------
+        SpectralDensity
+            Rows of ``weights`` sum to 1; ``m`` nodes per probe (``2m - 1`` for
+            ``"averaged"``), shorter probes padded with weight 0. ``alphas`` and ``betas``
+            are kept so that other rules can be built later.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sparselimit.spectral import SpectralDensity, lanczos
+        >>> lam = np.linspace(0.0, 1.0, 200)
+        >>> a, b = lanczos(np.diag(lam), np.ones(200), n_steps=4)
+        >>> sd = SpectralDensity.from_lanczos(a[None], b[None], [4], n_params=200,
+        ...                                   rule="averaged")
+        >>> sd.nodes.shape, bool(np.isclose(sd.weights.sum(), 1.0))
+        ((1, 7), True)
+        >>> exact = np.mean(lam**7)  # degree 2m - 1 = 7: exact
+        >>> bool(np.isclose(sd.quadrature(lambda t: t**7)[0], exact))
+        True
+        """
+        if rule not in _RULES:
+            raise ValueError(f"`rule` must be one of {_RULES}; got {rule!r}.")
+        alphas = np.atleast_2d(np.asarray(alphas, dtype=np.float64))
+        betas = np.atleast_2d(np.asarray(betas, dtype=np.float64))
+        n_steps = np.atleast_1d(np.asarray(n_steps, dtype=np.int64))
+        rules = [
+            _lanczos_rule(alphas[i], betas[i], int(k), rule) for i, k in enumerate(n_steps)
+        ]
+        width = max(len(x) for x, _ in rules)
+        nodes = np.zeros((len(n_steps), width))
+        weights = np.zeros((len(n_steps), width))
+        for i, (x, w) in enumerate(rules):
+            nodes[i, : len(x)], weights[i, : len(x)] = x, w / w.sum()
+            nodes[i, len(x) :] = x.min()
         total = n_params + n_zero_rows
         return cls(
             nodes=nodes,
@@ -108,6 +204,52 @@ class SpectralDensity:
             zero_row_fraction=n_zero_rows / total if total else 0.0,
             n_steps=n_steps,
             n_zero_rows=n_zero_rows,
+            alphas=alphas,
+            betas=betas,
+            rule=rule,
+        )
+
+    def with_rule(self, rule, n_steps=None):
+        """The quadrature of another ``rule`` (or fewer steps) from the kept Lanczos coefficients.
+
+        Parameters
+        ----------
+        rule : {"gauss", "anti_gauss", "averaged"}
+            See :meth:`from_lanczos`.
+        n_steps : array of int, shape (n_probes,), default=None
+            Steps per probe to use (at most ``self.n_steps``); None uses all.
+
+        Returns
+        -------
+        SpectralDensity
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sparselimit.spectral import slq_spectrum
+        >>> sd = slq_spectrum(np.diag(np.linspace(0.0, 1.0, 50)), n_lanczos_steps=5,
+        ...                   random_state=0)
+        >>> sd.with_rule("averaged").nodes.shape, sd.with_rule("gauss", [3]).nodes.shape
+        ((1, 9), (1, 3))
+        """
+        if self.alphas is None:
+            raise ValueError(
+                "This SpectralDensity keeps no Lanczos coefficients (it was not built by "
+                "SpectralDensity.from_lanczos); other quadrature rules cannot be derived."
+            )
+        steps = self.n_steps if n_steps is None else np.asarray(n_steps, dtype=np.int64)
+        if steps.shape != self.n_steps.shape or (steps > self.n_steps).any() or (steps < 1).any():
+            raise ValueError(
+                f"`n_steps` must hold one count per probe in [1, {self.n_steps.tolist()}]; "
+                f"got {steps.tolist()}."
+            )
+        return type(self).from_lanczos(
+            self.alphas,
+            self.betas,
+            steps,
+            n_params=self.n_params,
+            n_zero_rows=self.n_zero_rows,
+            rule=rule,
         )
 
     # ------------------------------------------------------------ estimates

@@ -91,6 +91,7 @@ def slq_spectrum(
     tol=None,
     stop_when=None,
     callback=None,
+    rule="gauss",
     verbose=0,
 ):
     r"""Spectral density of a symmetric operator by stochastic Lanczos quadrature.
@@ -134,6 +135,11 @@ def slq_spectrum(
         eigendecomposition per probe per step.
     callback : callable, default=None
         ``callback(step, partial)`` after every step (``step`` counts from 1).
+    rule : {"gauss", "anti_gauss", "averaged"}, default="gauss"
+        Quadrature rule built from each probe's tridiagonal (for the result and the partial
+        results); see :meth:`SpectralDensity.from_lanczos`. The Lanczos coefficients are kept
+        in the result (``alphas``, ``betas``), so :meth:`SpectralDensity.with_rule` gives the
+        other rules without new products.
     verbose : int, default=0
         Show a progress bar over Lanczos steps when > 0.
 
@@ -173,6 +179,8 @@ def slq_spectrum(
     op = as_operator(op)
     n_probes = _check_probes(n_probes, "n_probes")
     m = _check_steps(n_lanczos_steps)
+    if rule not in ("gauss", "anti_gauss", "averaged"):
+        raise ValueError(f"`rule` must be 'gauss', 'anti_gauss' or 'averaged'; got {rule!r}.")
     for name, fn in (("stop_when", stop_when), ("callback", callback)):
         if fn is not None and not callable(fn):
             raise TypeError(f"`{name}` must be callable or None; got {type(fn).__name__}.")
@@ -211,7 +219,7 @@ def slq_spectrum(
         if not need_partial:
             return False
         partial = SpectralDensity.from_lanczos(
-            alphas, betas, n_done, n_params=D, n_zero_rows=n_zero
+            alphas[:, : j + 1], betas[:, : j + 1], n_done, n_params=D, n_zero_rows=n_zero, rule=rule
         )
         if callback is not None:
             callback(j + 1, partial)
@@ -242,4 +250,6 @@ def slq_spectrum(
             n_done = np.array([r[2][0] for r in runs])
     finally:
         pbar.close()
-    return SpectralDensity.from_lanczos(alphas, betas, n_done, n_params=D, n_zero_rows=n_zero)
+    return SpectralDensity.from_lanczos(
+        alphas, betas, n_done, n_params=D, n_zero_rows=n_zero, rule=rule
+    )
