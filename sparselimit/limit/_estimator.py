@@ -710,9 +710,7 @@ class _AutoStop:
     def __call__(self, partial) -> bool:
         self.history.append(self._limit(partial))
         steps = np.asarray(partial.n_steps)
-        broke = np.array(
-            [partial.betas[i, k - 1] == 0.0 for i, k in enumerate(steps)], dtype=bool
-        )
+        broke = np.array([partial.betas[i, k - 1] == 0.0 for i, k in enumerate(steps)], dtype=bool)
         if broke.all():  # every probe's Krylov space is invariant: the quadrature is exact
             err = 0.0
         elif steps.min() < 2:

@@ -187,9 +187,7 @@ class SpectralDensity:
         alphas = np.atleast_2d(np.asarray(alphas, dtype=np.float64))
         betas = np.atleast_2d(np.asarray(betas, dtype=np.float64))
         n_steps = np.atleast_1d(np.asarray(n_steps, dtype=np.int64))
-        rules = [
-            _lanczos_rule(alphas[i], betas[i], int(k), rule) for i, k in enumerate(n_steps)
-        ]
+        rules = [_lanczos_rule(alphas[i], betas[i], int(k), rule) for i, k in enumerate(n_steps)]
         width = max(len(x) for x, _ in rules)
         nodes = np.zeros((len(n_steps), width))
         weights = np.zeros((len(n_steps), width))

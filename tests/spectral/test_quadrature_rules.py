@@ -88,9 +88,7 @@ def test_with_rule_and_slq_keep_the_coefficients():
     lam = np.linspace(0.0, 1.0, 40)
     sd = slq_spectrum(np.diag(lam), n_probes=2, n_lanczos_steps=6, random_state=0)
     assert sd.rule == "gauss" and sd.alphas.shape == (2, 6) and sd.betas.shape == (2, 6)
-    avg = slq_spectrum(
-        np.diag(lam), n_probes=2, n_lanczos_steps=6, random_state=0, rule="averaged"
-    )
+    avg = slq_spectrum(np.diag(lam), n_probes=2, n_lanczos_steps=6, random_state=0, rule="averaged")
     assert avg.nodes.shape == (2, 11)
     np.testing.assert_allclose(avg.weights.sum(axis=1), 1.0)
     assert avg.allclose(sd.with_rule("averaged"))
