@@ -46,7 +46,8 @@ def test_one_shot_curve_matches_manual_pruning_and_leaves_the_net_alone(fitted_n
 
 
 def test_matches_prune_global(fitted_net, data):
-    prune = pytest.importorskip("sparselimit.pruning")
+    from sparselimit import pruning as prune
+
     X, y = data
     curve = measure_pruning_curve(fitted_net, X, y, sparsities=[0.55])
     res = prune.prune_global(fitted_net.module_, 0.55, copy=True)

@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 
 from sparselimit.limit import LimitRegimeWarning, PruningLimitEstimator
-
-pytest.importorskip("sparselimit.spectral")
-
-from sparselimit.spectral import SpectralDensity  # noqa: E402
+from sparselimit.spectral import SpectralDensity
 
 from ._helpers import fit_seeded, make_data, make_net  # noqa: E402
 

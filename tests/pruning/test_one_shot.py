@@ -232,12 +232,11 @@ def test_auto_sparsity_wiring_with_a_stub(monkeypatch):
 
 @pytest.mark.filterwarnings("default")  # keeps the simplefilter below local to this test
 def test_auto_sparsity_with_the_real_limit_estimator():
-    limit = pytest.importorskip("sparselimit.limit")
-    if not hasattr(limit, "PruningLimitEstimator"):
-        pytest.skip("sparselimit.limit.PruningLimitEstimator not available yet")
     import warnings
 
-    warnings.simplefilter("ignore", getattr(limit, "LimitRegimeWarning", UserWarning))
+    from sparselimit import limit
+
+    warnings.simplefilter("ignore", limit.LimitRegimeWarning)
     pruner = GlobalOneShotPruner(
         make_clf(),
         sparsity="auto",
