@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.utils import to_tensor
 
 from ..utils import select_prunable
 
@@ -58,7 +60,31 @@ class _L1Mixin:
             self._prunable_cache = cached
         return cached[1]
 
+    def _module_dtype(self):
+        for p in self.module_.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return None
+
+    def _cast_floats(self, data, dtype):
+        if isinstance(data, torch.Tensor):
+            return data.to(dtype) if data.is_floating_point() and data.dtype != dtype else data
+        if isinstance(data, Mapping):
+            return {k: self._cast_floats(v, dtype) for k, v in data.items()}
+        return data
+
+    def infer(self, x, **fit_params):
+        # scikit-learn transformers hand out float64; the module is float32 (usually): cast
+        # floating inputs to the module's dtype so Pipeline([StandardScaler(), net]) just works
+        dtype = self._module_dtype()
+        if dtype is not None:
+            x = self._cast_floats(to_tensor(x, device=self.device), dtype)
+        return super().infer(x, **fit_params)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        if isinstance(y_pred, torch.Tensor) and y_pred.is_floating_point():
+            # float64 regression targets against float32 outputs: match the output's dtype
+            y_true = self._cast_floats(to_tensor(y_true, device=y_pred.device), y_pred.dtype)
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if training and self.l1_alpha:
             loss = loss + self.l1_alpha * l1_penalty(self.prunable_parameters())
@@ -81,6 +107,12 @@ _PARAMS_DOC = """
     *args, **kwargs
         Passed to the skorch base class (``module``, ``criterion``, ``optimizer``, ``lr``,
         ``max_epochs``, ``callbacks``, ``module__*`` ...).
+
+    Notes
+    -----
+    Floating-point inputs (and regression targets) are cast to the module's dtype, so the
+    float64 arrays scikit-learn's transformers return can be passed as they are (plain skorch
+    nets raise a dtype error on them).
 """
 
 

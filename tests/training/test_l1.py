@@ -113,3 +113,27 @@ def test_mask_enforcer_keeps_pruned_weights_exactly_zero_with_momentum_and_adam(
             assert torch.count_nonzero(w[mask]) == mask.sum()
     # the fitted net pickles (the device copy of the masks is rebuilt on the next fit)
     assert pickle.loads(pickle.dumps(net)).predict(X).shape == (len(X),)
+
+
+def test_float64_inputs_and_targets_are_cast_to_the_module_dtype(digits_small):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits_small
+    X64 = X.astype(np.float64)
+    pipe = make_pipeline(StandardScaler(), make_net(max_epochs=2)).fit(X64, y)
+    assert pipe.predict(X64).shape == (len(X),)
+    # the same predictions as float32 input: a cast, not a different model
+    np.testing.assert_array_equal(
+        pipe.predict(X64), pipe[-1].predict(pipe[0].transform(X64).astype(np.float32))
+    )
+
+    y64 = X64[:, :2].sum(axis=1, keepdims=True)
+    reg = L1RegularizedRegressor(nn.Linear(64, 1), max_epochs=2, verbose=0, train_split=None)
+    assert reg.fit(X64, y64).predict(X64).dtype == np.float32
+    with pytest.raises(RuntimeError, match="dtype"):  # what plain skorch does with the same data
+        from skorch import NeuralNetRegressor
+
+        NeuralNetRegressor(nn.Linear(64, 1), max_epochs=1, verbose=0, train_split=None).fit(
+            X64, y64
+        )
