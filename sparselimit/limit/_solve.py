@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.optimize import brentq
 
 __all__ = ["solve_pruning_limit", "akf_slack"]
 
@@ -51,6 +52,18 @@ def _bisect(fun, n: int, tol: float) -> np.ndarray:
     return root
 
 
+def _brent(fun, tol: float) -> float:
+    """Root of one increasing function on [0, 1], as ``_bisect`` defines it, by Brent's method:
+    the same bracket guarantee as bisection in about a third of the evaluations (the solve runs
+    after every Lanczos step for the ``auto`` stopping rule, so its cost matters)."""
+    f_lo, f_hi = fun(0.0), fun(1.0)
+    if f_lo >= 0:
+        return 0.0
+    if f_hi <= 0:
+        return 1.0
+    return float(brentq(fun, 0.0, 1.0, xtol=tol, rtol=4 * np.finfo(float).eps))
+
+
 def _clip_limit(rho, n_params: int):
     """Clip to [0, 1 - 1/D]: at most all but one weight removed, so the value stays a valid
     ``sparsity`` for the pruner (which needs a fraction in [0, 1))."""
@@ -61,7 +74,10 @@ def _clip_limit(rho, n_params: int):
 def solve_pruning_limit(
     radius, width, epsilon, *, offset=0.0, per_probe=False, tol=1e-6, clip=True
 ):
-    """Solve ``rho = G(R(rho)) + offset`` for the pruning limit ``rho`` by bisection.
+    """Solve ``rho = G(R(rho)) + offset`` for the pruning limit ``rho``.
+
+    A bracketing solver on ``[0, 1]``: Brent's method for the mean quadrature, vectorised
+    bisection for one root per probe.
 
     ``rho - G(R(rho))`` is strictly increasing (``R`` is non-decreasing in ``rho`` and ``G``
     non-increasing in ``R``) and goes from ``-1`` at ``rho = 0`` to ``>= 0`` at ``rho = 1``, so
@@ -108,13 +124,13 @@ def solve_pruning_limit(
         def fun(rho):
             return rho - width.at_probe_radii(radius(rho), epsilon) - offset
 
+        root = _bisect(fun, n, tol)
     else:
-        n = 1
 
         def fun(rho):
-            return rho - width(radius(rho), epsilon) - offset
+            return float(rho - width(radius(rho), epsilon) - offset)
 
-    root = _bisect(fun, n, tol)
+        root = np.array([_brent(fun, tol)])
     if clip:
         root = _clip_limit(root, radius.n_params)
     return root if per_probe else float(root[0])
