@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -253,8 +252,8 @@ class PQIndex(BaseEstimator):
     ``refit="pqi"`` would pick the sparsest candidate, whatever its accuracy.
 
     Masks (dict of parameter name to bool tensor, ``True`` = kept) are, unless passed
-    explicitly: the ``masks_`` attribute of ``obj`` (through a Pipeline's last step, see
-    :func:`~sparselimit.utils.resolve_masks`), else, for a skorch net, the ``masks`` of its first
+    explicitly, those :func:`~sparselimit.utils.resolve_masks` finds: the ``masks_`` attribute of
+    ``obj`` (through a Pipeline's last step), else, for a skorch net, the ``masks`` of its first
     callback that has them (:class:`~sparselimit.training.MaskEnforcer`). A selected weight
     without a mask is fully kept; masks of unselected parameters are ignored.
 
@@ -299,7 +298,7 @@ class PQIndex(BaseEstimator):
         p, q = self._validate()
         module = resolve_module(obj)
         if masks is None:
-            masks = _find_masks(obj)
+            masks = resolve_masks(obj)
         masks = masks or {}
         check_masks(module, masks)
         params = select_prunable(module, self.include, self.exclude)
@@ -408,19 +407,3 @@ class PQIndex(BaseEstimator):
         True
         """
         return self.score(estimator)
-
-
-def _find_masks(obj):
-    """Masks in force on ``obj``: its ``masks_`` (see ``resolve_masks``), else, for a skorch net
-    (or a Pipeline ending in one), the dict ``masks`` of its first callback that has one, such
-    as :class:`~sparselimit.training.MaskEnforcer`."""
-    masks = resolve_masks(obj)
-    if masks is not None:
-        return masks
-    while isinstance(getattr(obj, "steps", None), list) and obj.steps:
-        obj = obj.steps[-1][1]
-    for _, cb in getattr(obj, "callbacks_", None) or []:
-        masks = getattr(cb, "masks", None)
-        if isinstance(masks, Mapping):
-            return masks
-    return None

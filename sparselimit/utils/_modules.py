@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
@@ -51,9 +53,11 @@ def resolve_module(obj) -> nn.Module:
 
 
 def resolve_masks(obj) -> dict | None:
-    """Return the pruning masks attached to ``obj`` (``masks_``), or ``None``.
+    """Return the pruning masks in force on ``obj``, or ``None``.
 
-    Looks through a Pipeline's last step. A bare module or an unpruned net has no masks.
+    Its ``masks_`` (a fitted pruner), else, for a skorch net, the ``masks`` of its first
+    callback that has them (a :class:`~sparselimit.training.MaskEnforcer`); a Pipeline is
+    looked through to its last step. A bare module or an unpruned net has no masks.
 
     Examples
     --------
@@ -65,4 +69,11 @@ def resolve_masks(obj) -> dict | None:
     steps = getattr(obj, "steps", None)
     if isinstance(steps, list) and steps:
         return resolve_masks(steps[-1][1])
-    return getattr(obj, "masks_", None)
+    masks = getattr(obj, "masks_", None)
+    if masks is not None:
+        return masks
+    for _, callback in getattr(obj, "callbacks_", None) or []:
+        masks = getattr(callback, "masks", None)
+        if isinstance(masks, Mapping):
+            return masks
+    return None
