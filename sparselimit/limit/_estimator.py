@@ -21,6 +21,7 @@ from ..utils import (
     check_weights_finite,
     check_X_y,
     make_generator,
+    net_selection,
     resolve_module,
     select_prunable,
 )
@@ -393,9 +394,7 @@ class PruningLimitEstimator(BaseEstimator):
         return net, X, y
 
     def _selection(self, net):
-        if self.include is None and self.exclude is None:
-            return getattr(net, "prunable_include", None), getattr(net, "prunable_exclude", None)
-        return self.include, self.exclude
+        return net_selection(net, self.include, self.exclude)
 
     def _hessian_data(self, net, X, y, gen):
         Xt, yt = _gather(net, X, y)

@@ -27,6 +27,7 @@ from ..utils import (
     apply_masks,
     check_weights_finite,
     check_X_y,
+    net_selection,
     select_prunable,
 )
 from ._global import _check_importance, _resolve_importance
@@ -339,9 +340,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             )
 
     def _selection(self, est):
-        if self.include is None and self.exclude is None:
-            return getattr(est, "prunable_include", None), getattr(est, "prunable_exclude", None)
-        return self.include, self.exclude
+        return net_selection(est, self.include, self.exclude)
 
     def _groups(self, names):
         return [list(names)] if self.scope == "global" else [[n] for n in names]

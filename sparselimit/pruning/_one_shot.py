@@ -14,6 +14,7 @@ from ..utils import (
     PrunedNetMixin,
     check_weights_finite,
     check_X_y,
+    net_selection,
     resolve_module,
     select_prunable,
 )
@@ -181,9 +182,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.limit_params = limit_params
 
     def _selection(self, est):
-        if self.include is None and self.exclude is None:
-            return getattr(est, "prunable_include", None), getattr(est, "prunable_exclude", None)
-        return self.include, self.exclude
+        return net_selection(est, self.include, self.exclude)
 
     def fit(self, X, y=None, **fit_params):
         """Fit (or copy, with ``prefit``) the net, prune it, optionally fine-tune it.

@@ -3,7 +3,7 @@
 from ._masks import apply_masks, check_masks
 from ._meta import PrunedNetMixin
 from ._modules import resolve_masks, resolve_module
-from ._params import select_prunable
+from ._params import net_selection, select_prunable
 from ._validation import (
     check_finite,
     check_sparsity,
@@ -14,6 +14,7 @@ from ._validation import (
 
 __all__ = [
     "select_prunable",
+    "net_selection",
     "apply_masks",
     "check_masks",
     "resolve_module",

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from torch import nn
 
-__all__ = ["select_prunable"]
+__all__ = ["select_prunable", "net_selection"]
 
 # Layers whose ``weight`` is prunable by default. Normalisation layers and biases are left out:
 # they hold few parameters and pruning them changes the function far more than their count says.
@@ -116,3 +116,23 @@ def select_prunable(
             "you want, e.g. include=r'weight$'."
         )
     return chosen
+
+
+def net_selection(net, include=None, exclude=None):
+    """The ``(include, exclude)`` patterns to use on ``net``: the ones given, or, when both are
+    None, the net's own ``prunable_include`` / ``prunable_exclude`` (the L1 nets'), so that the
+    weights pruned or analysed are the ones the L1 penalty acted on.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from sparselimit.utils import net_selection
+    >>> net = SimpleNamespace(prunable_include=r"weight$", prunable_exclude=None)
+    >>> net_selection(net)
+    ('weight$', None)
+    >>> net_selection(net, exclude="^classifier")
+    (None, '^classifier')
+    """
+    if include is None and exclude is None:
+        return getattr(net, "prunable_include", None), getattr(net, "prunable_exclude", None)
+    return include, exclude
