@@ -6,7 +6,7 @@ BatchNorm + linear, 20,432 prunable weights):
 (a) one Hessian-vector-product pass over the data / one gradient pass, for each HVP method,
     and per vector for blocks of 8 (``block_method='reuse_graph'`` and ``'batched'``);
 (b) SLQ with m Lanczos steps / (m single HVP passes), and the time spent outside the products
-    (float64 bookkeeping, full reorthogonalisation); lockstep probes vs one after the other;
+    (bookkeeping and full reorthogonalisation); lockstep probes vs one after the other;
 (c) SLQ vs a PyHessian-style baseline written here (per-batch double backward over lists of
     tensors, one probe at a time, Python Gram-Schmidt over lists), same m and probes.
 

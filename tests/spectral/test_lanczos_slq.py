@@ -61,6 +61,29 @@ def test_lanczos_tridiagonal_is_exact_after_D_steps_and_basis_orthonormal():
     np.testing.assert_allclose(Qn @ H @ Qn.T, T, atol=1e-10)
 
 
+def test_float32_operator_reorthogonalises_in_float32_and_stays_orthonormal():
+    # A float32 operator gets a float32 reorthogonalisation basis (the products' precision):
+    # the float64 recurrence must stay orthonormal to float32 level and find the outliers
+    # without the ghost copies the plain three-term recurrence produces.
+    rng = np.random.RandomState(0)
+    outliers = [30.0, 50.0, 80.0, 120.0, 200.0]
+    lam = np.concatenate([rng.uniform(-1, 1, 280), rng.uniform(10, 20, 15), outliers])
+    H, _ = _rotated(lam)
+    v0 = rng.randn(300)
+    H32 = torch.tensor(H, dtype=torch.float32)
+    a, b, Q = lanczos(H32, v0, 120, return_basis=True)
+    Qn = Q.numpy()
+    assert Qn.dtype == np.float64
+    assert np.abs(Qn @ Qn.T - np.eye(120)).max() < 1e-6
+    top = np.linalg.eigvalsh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))[-5:]
+    np.testing.assert_allclose(top, outliers, rtol=1e-6)
+    a, b, Q = lanczos(H32, v0, 120, return_basis=True, reorthogonalize="local")
+    Qn = Q.numpy()
+    assert np.abs(Qn @ Qn.T - np.eye(120)).max() > 0.1  # the check above can fail
+    top = np.linalg.eigvalsh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))[-2:]
+    assert abs(top[0] - top[1]) < 1e-3  # a ghost copy of 200
+
+
 def test_lanczos_local_reorthogonalization_and_block_start():
     H, _ = _rotated(np.linspace(1.0, 2.0, 30))
     a, b = lanczos(
