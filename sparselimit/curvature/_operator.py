@@ -17,6 +17,9 @@ __all__ = ["HessianOperator"]
 
 _HVP_METHODS = ("double_backward", "forward_over_reverse", "reverse_over_forward")
 _BLOCK_METHODS = ("reuse_graph", "batched")
+# batch_size="auto": graph memory per batch, and the samples it is measured on
+_AUTO_BATCH_BYTES = 32 * 2**20
+_AUTO_PROBE = 64
 
 
 class NondeterministicHessianError(RuntimeError):
@@ -149,9 +152,16 @@ class HessianOperator(LinearOperatorBase):
         parameters are differentiated whether or not they have ``requires_grad`` (a frozen
         weight still has curvature); parameters the loss does not depend on give zero rows.
         Other parameters and the buffers (e.g. BatchNorm statistics) are held fixed.
-    batch_size : int, default=128
-        Samples per forward pass when ``X`` is an array. Memory grows with it; the result does
-        not depend on it (up to rounding).
+    batch_size : int or 'auto', default='auto'
+        Samples per forward pass when ``X`` is an array (a ``DataLoader`` keeps its own). The
+        result does not depend on it (up to rounding); time and memory do. ``'auto'`` measures
+        the gradient graph of a first batch of 64 samples and takes as many samples as fit a
+        graph of 32 MiB (at least 64, at most all): a few large batches amortise autograd's
+        per-call overhead, while past tens of MiB per batch larger ones only miss the cache.
+        Measured on one CPU thread against batches of 128: a 2,368-weight MLP on 1,347 samples
+        (one batch) computes a product 2.4x faster, the benchmark MLP (4,096 samples, one
+        batch) 1.4x faster, the benchmark CNN (93 samples per batch) about as fast. The chosen
+        size is stored in ``batch_size``.
     device : str or torch.device, default=None
         Where products are computed; None follows the module's parameters.
     dtype : torch.dtype, default=None
@@ -239,7 +249,7 @@ class HessianOperator(LinearOperatorBase):
         y=None,
         *,
         params=None,
-        batch_size: int = 128,
+        batch_size: int | str = "auto",
         device=None,
         dtype=None,
         hvp_method: str = "double_backward",
@@ -260,17 +270,20 @@ class HessianOperator(LinearOperatorBase):
             raise ValueError(
                 f"`block_method` must be one of {_BLOCK_METHODS}; got {block_method!r}."
             )
-        if (
+        if batch_size != "auto" and (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, (int, np.integer))
             or (batch_size < 1)
         ):
-            raise ValueError(f"`batch_size` must be a positive int; got {batch_size!r}.")
+            raise ValueError(
+                f"`batch_size` must be a positive int or 'auto'; got {batch_size!r}. Use e.g. "
+                "`batch_size=256`, or 'auto' to size batches from the measured graph memory."
+            )
         self.module = module
         self.loss_fn = loss_fn
         self.hvp_method = hvp_method
         self.block_method = block_method
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size if batch_size == "auto" else int(batch_size)
         if graph_cache_mb is not None and not (
             isinstance(graph_cache_mb, (int, float)) and graph_cache_mb >= 0
         ):
@@ -340,12 +353,28 @@ class HessianOperator(LinearOperatorBase):
             check_X_y(X, y)
             Xt = _to_tensor(X, self.device, self.dtype)
             yt = None if y is None else _to_tensor(y, self.device, self.dtype)
+            if self.batch_size == "auto":
+                self.batch_size = self._auto_batch_size(Xt, yt)
             xs = Xt.split(self.batch_size)
             ys = [None] * len(xs) if yt is None else yt.split(self.batch_size)
             self._batches = list(zip(xs, ys))
         if not self._batches:
             raise ValueError("No data: `X` holds no samples.")
         self.n_samples = int(sum(len(xb) for xb, _ in self._batches))
+
+    def _auto_batch_size(self, Xt, yt):
+        """As many samples as fit a gradient graph of ``_AUTO_BATCH_BYTES``, from the graph
+        of a first batch of ``_AUTO_PROBE`` samples (its fixed part counted as per-sample: the
+        estimate errs on the small side)."""
+        n = len(Xt)
+        if n <= _AUTO_PROBE:
+            return max(n, 1)
+        with _eval_mode(self.module):  # as for every product: BatchNorm must not update
+            *_, nbytes = self._build_graph(
+                Xt[:_AUTO_PROBE], None if yt is None else yt[:_AUTO_PROBE], 0, measure=True
+            )
+        per_sample = max(nbytes / _AUTO_PROBE, 1.0)
+        return int(min(n, max(_AUTO_PROBE, _AUTO_BATCH_BYTES // per_sample)))
 
     def _convert_batch(self, batch):
         if isinstance(batch, (tuple, list)):
@@ -411,18 +440,10 @@ class HessianOperator(LinearOperatorBase):
         hit = self._graphs.get(i) if use_cache else None
         if hit is not None:
             return (*hit, True)
-        leaves = [t.detach().requires_grad_(True) for t in self._theta]
         measure = use_cache and self._graph_bytes is None and self._cache_budget > 0
-        counter = _SavedBytes(leaves, xb) if measure else contextlib.nullcontext()
-        with torch.enable_grad(), counter:
-            loss = self._loss(leaves, xb, yb)
-            self._check_loss(loss, i)
-            grads = torch.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
-        live = [j for j, g in enumerate(grads) if g is not None and g.requires_grad]
-        gl = [grads[j] for j in live]
+        leaves, live, gl, nbytes = self._build_graph(xb, yb, i, measure)
         if measure:  # per-batch graph size decides how many batches' graphs fit the budget
-            grad_bytes = sum(g.numel() * g.element_size() for g in gl)
-            self._graph_bytes = max(counter.nbytes + grad_bytes, 1)
+            self._graph_bytes = max(nbytes, 1)
         cache = (
             use_cache
             and self._graph_bytes is not None
@@ -431,6 +452,21 @@ class HessianOperator(LinearOperatorBase):
         if cache:
             self._graphs[i] = (leaves, live, gl)
         return leaves, live, gl, cache
+
+    def _build_graph(self, xb, yb, i, measure=False):
+        """Leaves, indices of the parameters with second-order terms, their gradients (with a
+        graph) and, when ``measure``, the graph's bytes (what autograd saves plus the
+        gradients; else 0)."""
+        leaves = [t.detach().requires_grad_(True) for t in self._theta]
+        counter = _SavedBytes(leaves, xb) if measure else contextlib.nullcontext()
+        with torch.enable_grad(), counter:
+            loss = self._loss(leaves, xb, yb)
+            self._check_loss(loss, i)
+            grads = torch.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
+        live = [j for j, g in enumerate(grads) if g is not None and g.requires_grad]
+        gl = [grads[j] for j in live]
+        nbytes = counter.nbytes + sum(g.numel() * g.element_size() for g in gl) if measure else 0
+        return leaves, live, gl, nbytes
 
     def clear_cache(self) -> None:
         """Free the cached gradient graphs (they are rebuilt on the next product)."""

@@ -97,8 +97,10 @@ class HessianSpectrum(BaseEstimator):
         spread wider (random-matrix noise inflates the extreme eigenvalues, and for
         subsamples smaller than the number of parameters the rank drops, adding spurious zero
         curvature). Keep several thousand samples for a faithful spectrum.
-    batch_size : int, default=128
-        Samples per forward/backward pass (memory only; the result does not depend on it).
+    batch_size : int or 'auto', default='auto'
+        Samples per forward/backward pass (time and memory only; the result does not depend
+        on it). ``'auto'`` sizes batches from the measured graph memory
+        (:class:`~sparselimit.curvature.HessianOperator`).
     n_top_eigenvalues : int, default=1
         Also compute this many largest eigenvalues with ARPACK (0 to skip).
     random_state : None, int or numpy RandomState, default=None
@@ -152,7 +154,7 @@ class HessianSpectrum(BaseEstimator):
         params=None,
         deflate_zero_rows=True,
         max_samples=None,
-        batch_size=128,
+        batch_size="auto",
         n_top_eigenvalues=1,
         random_state=None,
         verbose=0,
@@ -209,7 +211,8 @@ class HessianSpectrum(BaseEstimator):
             )
         _check_int(self.n_probes, "n_probes", 1)
         _check_int(self.n_lanczos_steps, "n_lanczos_steps", 1)
-        _check_int(self.batch_size, "batch_size", 1)
+        if self.batch_size != "auto":
+            _check_int(self.batch_size, "batch_size", 1)
         n_top = _check_int(self.n_top_eigenvalues, "n_top_eigenvalues", 0)
         check_X_y(X, y)
         if isinstance(self.random_state, torch.Generator):

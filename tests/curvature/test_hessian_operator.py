@@ -234,3 +234,27 @@ def test_graph_cache_full_partial_or_off_gives_the_same_products(budget_batches)
     assert op._graphs == {}
     with pytest.raises(ValueError, match="graph_cache_mb"):
         HessianOperator(net, nn.CrossEntropyLoss(), X, y, graph_cache_mb=-1)
+
+
+def test_auto_batch_size_follows_the_measured_graph_memory(monkeypatch):
+    import sparselimit.curvature._operator as operator_module
+
+    net = _cnn()
+    X, y = _data((1, 6, 6), n=200)
+    ref = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64, batch_size=7)
+    v = torch.randn(ref.shape[0], dtype=D64, generator=torch.Generator().manual_seed(4))
+    auto = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64)
+    assert auto.batch_size == 200  # a tiny net: one batch holds all the data
+    torch.testing.assert_close(auto @ v, ref @ v, rtol=1e-12, atol=1e-14)
+
+    # a budget of 100 samples' graphs (measured on the first 64 samples) gives batches of ~100
+    probe = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64)
+    per_sample = probe._build_graph(probe._batches[0][0][:64], probe._batches[0][1][:64], 0, True)
+    monkeypatch.setattr(operator_module, "_AUTO_BATCH_BYTES", 100 * per_sample[-1] / 64)
+    auto = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64)
+    assert auto.batch_size == 100 and len(auto._batches) == 2
+    torch.testing.assert_close(auto @ v, ref @ v, rtol=1e-12, atol=1e-14)
+    monkeypatch.setattr(operator_module, "_AUTO_BATCH_BYTES", 1)  # never below 64 samples
+    assert HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64).batch_size == 64
+    with pytest.raises(ValueError, match=r"`batch_size` must be a positive int or 'auto'"):
+        HessianOperator(net, nn.CrossEntropyLoss(), X, y, batch_size="big")

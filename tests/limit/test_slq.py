@@ -78,6 +78,28 @@ def test_auto_steps(medium):
     assert tight.n_lanczos_steps_ > auto.n_lanczos_steps_
 
 
+def test_auto_error_estimate_matches_the_solved_gauss_anti_gauss_gap(medium):
+    # the stopping rule linearises |rho(G_{m-1}) - rho(A_m)| / 2 around the averaged root;
+    # check it against the two roots solved directly from the kept Lanczos coefficients
+    from sparselimit.limit import GaussianWidth, solve_pruning_limit
+
+    net, X, y = medium
+    est = _fit(net, X, y, n_lanczos_steps=40, n_probes=2)
+    sd = est.spectrum_
+    errors = est.diagnostics_["lanczos_error_by_step"]
+    assert len(errors) == 1  # a fixed step count records the final step only
+    steps = np.asarray(sd.n_steps)
+
+    def root(rule, n):
+        q = sd.with_rule(rule, n)
+        width = GaussianWidth(q.nodes, q.weights, q.zero_row_fraction)
+        return solve_pruning_limit(est._radius, width, est.epsilon_, tol=1e-9)
+
+    solved = 0.5 * abs(root("gauss", steps - 1) - root("anti_gauss", steps))
+    assert solved > 1e-5  # not yet converged: the comparison means something
+    assert errors[-1] == pytest.approx(solved, rel=0.05)
+
+
 def test_averaged_quadrature_is_the_default_and_a_valid_density(medium):
     net, X, y = medium
     exact = _fit(net, X, y, spectrum="exact")
