@@ -250,8 +250,9 @@ class PruningLimitEstimator(BaseEstimator):
         JSON-able report of the regime checks: ``l1_alpha``, ``epsilon_over_loss``,
         ``negative_mass`` (share of ``sum tau |theta|`` on negative nodes),
         ``zero_weight_fraction``, ``akf_slack``, ``limit_by_step`` (with
-        ``n_lanczos_steps="auto"``: the limit after every Lanczos step, with the rule of
-        ``quadrature``; with a fixed number of steps: only the last), ``lanczos_error``
+        ``n_lanczos_steps="auto"``: the limit after each Lanczos step, with the rule of
+        ``quadrature``, NaN at the steps the stopping rule did not need to evaluate; with a
+        fixed number of steps: only the last), ``lanczos_error``
         (Laurie's error estimate of the limit at the last step,
         ``|rho(G_{m-1}) - rho(A_m)| / 2``, probes averaged), ``lanczos_error_by_step``,
         ``warnings`` (the messages also raised as :class:`LimitRegimeWarning`) and
@@ -545,9 +546,8 @@ class PruningLimitEstimator(BaseEstimator):
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
         auto = self.n_lanczos_steps == "auto"
         steps = AUTO_MAX_STEPS if auto else int(self.n_lanczos_steps)
-        # "auto" solves for the limit (three quadrature rules) after every step to decide when
-        # to stop; a fixed number of steps solves once, at the end -- the per-step solves
-        # would add about a third to the cost of the spectrum on small networks
+        # "auto" evaluates the limit and its error estimate during the run to decide when to
+        # stop; a fixed number of steps evaluates once, at the end
         tracker = _AutoStop(
             radius, eps, self.negative_eigenvalues, self.auto_tol, self.quadrature, stop=auto
         )
@@ -561,8 +561,11 @@ class PruningLimitEstimator(BaseEstimator):
             rule=self.quadrature,
             verbose=self.verbose,
         )
-        if not auto:
-            tracker(spec)  # the final step's limit and error estimate, for ``diagnostics_``
+        if not auto:  # the final step's limit and error estimate, for ``diagnostics_``
+            rho, err = tracker.evaluate(spec)
+            tracker.history, tracker.errors = [rho], [err]
+        elif math.isnan(tracker.history[-1]):  # ran to the end between evaluations
+            tracker.record(spec, int(np.max(spec.n_steps)), current=True)
         self._limit_by_step = list(tracker.history)
         self._error_by_step = list(tracker.errors)
         return spec
@@ -693,18 +696,25 @@ _SLOPE_STEP = 1e-4  # finite-difference step in rho for the slope of G(R(rho))
 
 
 class _AutoStop:
-    """``stop_when`` for ``n_lanczos_steps="auto"`` (and the per-step record of both modes).
+    """``stop_when`` for ``n_lanczos_steps="auto"`` (and the final-step record of both modes).
 
-    After every step it solves the limit with the quadrature of ``rule`` (recorded in
-    ``history``) and estimates Laurie's error ``|rho(G_{m-1}) - rho(A_m)| / 2`` (recorded in
-    ``errors``; NaN at step 1 and 0 once every probe has broken down, where the quadrature is
-    exact). It stops once the estimate has stayed below ``tol`` for ``AUTO_PATIENCE``
-    consecutive steps, after at least ``AUTO_MIN_STEPS``. With ``stop=False`` it only records.
+    The rule: stop at the first step ``s >= AUTO_MIN_STEPS`` where Laurie's error estimate
+    ``|rho(G_{m-1}) - rho(A_m)| / 2`` of the limit has been below ``tol`` at each of the steps
+    ``s - AUTO_PATIENCE + 1 ... s``. Estimates are NaN at step 1 and 0 once every probe has
+    broken down (the quadrature is then exact).
+
+    Evaluating a step costs a few small tridiagonal eigendecompositions and a root solve,
+    more than a Hessian product on a small network, so the rule is applied exactly but
+    lazily: steps are evaluated every ``AUTO_PATIENCE``-th step, and once one is below
+    ``tol`` the preceding ones of its window are evaluated after the fact (the Lanczos
+    coefficients are kept) and every step after it until one is not. Any run of
+    ``AUTO_PATIENCE`` steps contains an evaluated one, so this stops at the same step as
+    evaluating all of them. ``history`` / ``errors`` hold NaN at the steps never evaluated.
 
     The two roots are not solved for: they lie within the rules' small gap of the solved root
     ``r``, so to first order ``rho(G) - rho(A) = (G(R(r)) - A(R(r))) / (1 - s)`` with ``s`` the
-    slope of ``rho -> G(R(rho))`` at ``r`` (``s <= 0``). That is four width evaluations instead
-    of two more root solves, which dominated the step on small networks."""
+    slope of ``rho -> G(R(rho))`` at ``r`` (``s <= 0``): four width evaluations instead of
+    two more root solves."""
 
     def __init__(self, radius, eps, negative, tol, rule="averaged", stop=True):
         self.radius = radius
@@ -715,32 +725,60 @@ class _AutoStop:
         self.stop = stop
         self.history = []
         self.errors = []
+        self._dense = False  # evaluating every step (inside a run of small errors)
 
     def _width(self, sd):
         return GaussianWidth(sd.nodes, sd.weights, sd.zero_row_fraction, self.negative)
 
-    def __call__(self, partial) -> bool:
-        width = self._width(partial)
-        rho = solve_pruning_limit(self.radius, width, self.eps, tol=1e-7)
-        self.history.append(rho)
+    def evaluate(self, partial, step=None):
+        """Limit and error estimate after ``step`` steps (default: all) of ``partial``."""
         steps = np.asarray(partial.n_steps)
+        if step is not None:
+            steps = np.minimum(steps, step)
+        sd = partial if step is None else partial.with_rule(self.rule, steps)
+        width = self._width(sd)
+        rho = solve_pruning_limit(self.radius, width, self.eps, tol=1e-7)
         broke = np.array([partial.betas[i, k - 1] == 0.0 for i, k in enumerate(steps)], dtype=bool)
         if broke.all():  # every probe's Krylov space is invariant: the quadrature is exact
-            err = 0.0
-        elif steps.min() < 2:
-            err = math.nan
-        else:
-            gauss = self._width(partial.with_rule("gauss", np.where(broke, steps, steps - 1)))
-            anti = self._width(partial.with_rule("anti_gauss"))
-            h = _SLOPE_STEP
-            lo, hi = max(rho - h, 0.0), min(rho + h, 1.0)
-            g_lo, g_hi = width(self.radius(np.array([lo, hi])), self.eps)
-            slope = min((g_hi - g_lo) / (hi - lo), 0.0)
-            R = self.radius(rho)
-            gap = float(gauss(R, self.eps) - anti(R, self.eps))
-            err = 0.5 * abs(gap) / (1.0 - slope)
-        self.errors.append(err)
-        if not self.stop or len(self.history) < AUTO_MIN_STEPS:
+            return rho, 0.0
+        if steps.min() < 2:
+            return rho, math.nan
+        gauss = self._width(partial.with_rule("gauss", np.where(broke, steps, steps - 1)))
+        anti = self._width(partial.with_rule("anti_gauss", steps))
+        h = _SLOPE_STEP
+        lo, hi = max(rho - h, 0.0), min(rho + h, 1.0)
+        g_lo, g_hi = width(self.radius(np.array([lo, hi])), self.eps)
+        slope = min((g_hi - g_lo) / (hi - lo), 0.0)
+        R = self.radius(rho)
+        gap = float(gauss(R, self.eps) - anti(R, self.eps))
+        return rho, 0.5 * abs(gap) / (1.0 - slope)
+
+    def record(self, partial, step, current=False):
+        """Evaluate ``step`` (1-based; ``current``: the last step of ``partial``), store it."""
+        while len(self.history) < step:
+            self.history.append(math.nan)
+            self.errors.append(math.nan)
+        rho, err = self.evaluate(partial, None if current else step)
+        self.history[step - 1], self.errors[step - 1] = rho, err
+        return err
+
+    def __call__(self, partial) -> bool:
+        step = len(self.history) + 1
+        self.history.append(math.nan)
+        self.errors.append(math.nan)
+        first = AUTO_MIN_STEPS - AUTO_PATIENCE + 1  # earlier steps cannot end a stopping run
+        if step < first or not (self._dense or step % AUTO_PATIENCE == 0):
+            return False
+        err = self.record(partial, step, current=True)
+        if not err < self.tol:
+            self._dense = False
+            return False
+        if not self._dense:  # fill in the window behind this step
+            for back in range(max(first, step - AUTO_PATIENCE + 1), step):
+                if math.isnan(self.errors[back - 1]):
+                    self.record(partial, back)
+            self._dense = True
+        if step < AUTO_MIN_STEPS:
             return False
         recent = np.asarray(self.errors[-AUTO_PATIENCE:])
         return bool((recent < self.tol).all())

@@ -25,6 +25,19 @@ def _check_probes(n, name):
     return int(n)
 
 
+class _Partial:
+    """A :class:`SpectralDensity` built on first attribute access (see ``stop_when``)."""
+
+    def __init__(self, build):
+        self._build = build
+        self._density = None
+
+    def __getattr__(self, name):
+        if self._density is None:
+            self._density = self._build()
+        return getattr(self._density, name)
+
+
 def zero_curvature_mask(op, n_probes=2, *, rtol=None, atol=None, random_state=None):
     r"""Find the coordinates whose Hessian row is zero, from ``n_probes`` products.
 
@@ -131,8 +144,9 @@ def slq_spectrum(
         :class:`SpectralDensity` of the steps so far; returning True stops early (no warning).
         Use it to stop once a quantity of the quadrature has converged, e.g. the Gaussian
         width at some radius changing by less than 1e-3 between steps. Needs
-        ``lockstep=True``. Building the partial result costs one small tridiagonal
-        eigendecomposition per probe per step.
+        ``lockstep=True``. ``partial`` is built on first attribute access (a small
+        tridiagonal eigendecomposition per probe), so a rule that looks only every few steps
+        pays nothing in between.
     callback : callable, default=None
         ``callback(step, partial)`` after every step (``step`` counts from 1).
     rule : {"gauss", "anti_gauss", "averaged"}, default="gauss"
@@ -219,8 +233,16 @@ def slq_spectrum(
         pbar.update(1)
         if not need_partial:
             return False
-        partial = SpectralDensity.from_lanczos(
-            alphas[:, : j + 1], betas[:, : j + 1], n_done, n_params=D, n_zero_rows=n_zero, rule=rule
+        done = n_done.copy()  # n_done moves on; columns <= j of alphas/betas do not
+        partial = _Partial(
+            lambda: SpectralDensity.from_lanczos(
+                alphas[:, : j + 1],
+                betas[:, : j + 1],
+                done,
+                n_params=D,
+                n_zero_rows=n_zero,
+                rule=rule,
+            )
         )
         if callback is not None:
             callback(j + 1, partial)
