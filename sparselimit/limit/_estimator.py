@@ -565,7 +565,7 @@ class PruningLimitEstimator(BaseEstimator):
             rho, err = tracker.evaluate(spec)
             tracker.history, tracker.errors = [rho], [err]
         elif math.isnan(tracker.history[-1]):  # ran to the end between evaluations
-            tracker.record(spec, int(np.max(spec.n_steps)), current=True)
+            tracker.record(spec, int(np.max(spec.n_steps)))
         self._limit_by_step = list(tracker.history)
         self._error_by_step = list(tracker.errors)
         return spec
@@ -706,8 +706,8 @@ class _AutoStop:
     Evaluating a step costs a few small tridiagonal eigendecompositions and a root solve,
     more than a Hessian product on a small network, so the rule is applied exactly but
     lazily: steps are evaluated every ``AUTO_PATIENCE``-th step, and once one is below
-    ``tol`` the preceding ones of its window are evaluated after the fact (the Lanczos
-    coefficients are kept) and every step after it until one is not. Any run of
+    ``tol`` the preceding ones of its window are evaluated after the fact, backwards until
+    one is not (the Lanczos coefficients are kept), and every step after it until one is not. Any run of
     ``AUTO_PATIENCE`` steps contains an evaluated one, so this stops at the same step as
     evaluating all of them. ``history`` / ``errors`` hold NaN at the steps never evaluated.
 
@@ -735,16 +735,22 @@ class _AutoStop:
         steps = np.asarray(partial.n_steps)
         if step is not None:
             steps = np.minimum(steps, step)
-        sd = partial if step is None else partial.with_rule(self.rule, steps)
-        width = self._width(sd)
-        rho = solve_pruning_limit(self.radius, width, self.eps, tol=1e-7)
         broke = np.array([partial.betas[i, k - 1] == 0.0 for i, k in enumerate(steps)], dtype=bool)
-        if broke.all():  # every probe's Krylov space is invariant: the quadrature is exact
-            return rho, 0.0
-        if steps.min() < 2:
-            return rho, math.nan
+        if steps.min() < 2 or broke.all():
+            width = self._width(partial.with_rule(self.rule, steps))
+            rho = solve_pruning_limit(self.radius, width, self.eps, tol=1e-7)
+            # every probe's Krylov space invariant: the quadrature is exact
+            return rho, (0.0 if broke.all() else math.nan)
         gauss = self._width(partial.with_rule("gauss", np.where(broke, steps, steps - 1)))
         anti = self._width(partial.with_rule("anti_gauss", steps))
+        if self.rule == "averaged":  # the average of exactly these two rules: no third build
+
+            def width(R, eps):
+                return 0.5 * (gauss(R, eps) + anti(R, eps))
+
+        else:
+            width = self._width(partial.with_rule(self.rule, steps))
+        rho = solve_pruning_limit(self.radius, width, self.eps, tol=1e-7)
         h = _SLOPE_STEP
         lo, hi = max(rho - h, 0.0), min(rho + h, 1.0)
         g_lo, g_hi = width(self.radius(np.array([lo, hi])), self.eps)
@@ -753,12 +759,12 @@ class _AutoStop:
         gap = float(gauss(R, self.eps) - anti(R, self.eps))
         return rho, 0.5 * abs(gap) / (1.0 - slope)
 
-    def record(self, partial, step, current=False):
-        """Evaluate ``step`` (1-based; ``current``: the last step of ``partial``), store it."""
+    def record(self, partial, step):
+        """Evaluate ``step`` (1-based) and store it."""
         while len(self.history) < step:
             self.history.append(math.nan)
             self.errors.append(math.nan)
-        rho, err = self.evaluate(partial, None if current else step)
+        rho, err = self.evaluate(partial, step)
         self.history[step - 1], self.errors[step - 1] = rho, err
         return err
 
@@ -769,14 +775,17 @@ class _AutoStop:
         first = AUTO_MIN_STEPS - AUTO_PATIENCE + 1  # earlier steps cannot end a stopping run
         if step < first or not (self._dense or step % AUTO_PATIENCE == 0):
             return False
-        err = self.record(partial, step, current=True)
+        err = self.record(partial, step)
         if not err < self.tol:
             self._dense = False
             return False
-        if not self._dense:  # fill in the window behind this step
-            for back in range(max(first, step - AUTO_PATIENCE + 1), step):
-                if math.isnan(self.errors[back - 1]):
-                    self.record(partial, back)
+        if not self._dense:  # fill in the window behind this step, back to its first failure
+            for back in range(step - 1, max(first, step - AUTO_PATIENCE + 1) - 1, -1):
+                err_back = self.errors[back - 1]
+                if math.isnan(err_back):
+                    err_back = self.record(partial, back)
+                if not err_back < self.tol:
+                    break
             self._dense = True
         if step < AUTO_MIN_STEPS:
             return False

@@ -26,11 +26,18 @@ def _check_probes(n, name):
 
 
 class _Partial:
-    """A :class:`SpectralDensity` built on first attribute access (see ``stop_when``)."""
+    """A :class:`SpectralDensity` built on first attribute access (see ``stop_when``). The
+    Lanczos coefficients and :meth:`~SpectralDensity.with_rule` need no build, so a stopping
+    rule can form just the quadratures it uses."""
 
-    def __init__(self, build):
+    with_rule = SpectralDensity.with_rule
+    from_lanczos = SpectralDensity.from_lanczos
+
+    def __init__(self, build, alphas, betas, n_steps, n_params, n_zero_rows):
         self._build = build
         self._density = None
+        self.alphas, self.betas, self.n_steps = alphas, betas, n_steps
+        self.n_params, self.n_zero_rows = n_params, n_zero_rows
 
     def __getattr__(self, name):
         if self._density is None:
@@ -233,16 +240,17 @@ def slq_spectrum(
         pbar.update(1)
         if not need_partial:
             return False
-        done = n_done.copy()  # n_done moves on; columns <= j of alphas/betas do not
+        # n_done moves on; columns <= j of alphas/betas do not
+        a, b, done = alphas[:, : j + 1], betas[:, : j + 1], n_done.copy()
         partial = _Partial(
             lambda: SpectralDensity.from_lanczos(
-                alphas[:, : j + 1],
-                betas[:, : j + 1],
-                done,
-                n_params=D,
-                n_zero_rows=n_zero,
-                rule=rule,
-            )
+                a, b, done, n_params=D, n_zero_rows=n_zero, rule=rule
+            ),
+            a,
+            b,
+            done,
+            D,
+            n_zero,
         )
         if callback is not None:
             callback(j + 1, partial)
