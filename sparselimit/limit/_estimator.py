@@ -707,9 +707,10 @@ class _AutoStop:
     more than a Hessian product on a small network, so the rule is applied exactly but
     lazily: steps are evaluated every ``AUTO_PATIENCE``-th step, and once one is below
     ``tol`` the preceding ones of its window are evaluated after the fact, backwards until
-    one is not (the Lanczos coefficients are kept), and every step after it until one is not. Any run of
-    ``AUTO_PATIENCE`` steps contains an evaluated one, so this stops at the same step as
-    evaluating all of them. ``history`` / ``errors`` hold NaN at the steps never evaluated.
+    one is not (the Lanczos coefficients are kept), and every step after it until one is
+    not. Any run of ``AUTO_PATIENCE`` steps contains an evaluated one, so this stops at the
+    same step as evaluating all of them. ``history`` / ``errors`` hold NaN at the steps never
+    evaluated.
 
     The two roots are not solved for: they lie within the rules' small gap of the solved root
     ``r``, so to first order ``rho(G) - rho(A) = (G(R(r)) - A(R(r))) / (1 - s)`` with ``s`` the
