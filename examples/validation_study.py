@@ -74,6 +74,23 @@ def make_net(task, l1_alpha):
     )
 
 
+def epsilon_factor(est, target):
+    """The factor on ``epsilon_`` at which the prediction equals ``target`` (``predict_ratio``
+    increases with epsilon; re-solved from the cached spectrum), or None out of [1e-4, 1e4]."""
+    lo, hi = np.log(1e-4), np.log(1e4)
+    if not est.predict_ratio(np.exp(lo) * est.epsilon_) <= target <= est.predict_ratio(
+        np.exp(hi) * est.epsilon_
+    ):
+        return None
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if est.predict_ratio(np.exp(mid) * est.epsilon_) < target:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp(0.5 * (lo + hi)))
+
+
 def run_row(task, l1_alpha, seed=0):
     net = make_net(task, l1_alpha)
     t = time.perf_counter()
@@ -128,6 +145,13 @@ def run_row(task, l1_alpha, seed=0):
         },
         "report": report,
     }
+    # what closes each gap: the epsilon (as a factor on the batch-std default) that would
+    # have predicted the measured limit exactly
+    row["epsilon_factor"] = {
+        f"{curve}/{rule}": epsilon_factor(est, row[curve][rule])
+        for curve in ("one_shot", "retrained")
+        for rule in ("last_above", "first_drop")
+    }
     return row, est, one_shot
 
 
@@ -135,8 +159,9 @@ def table(rows):
     head = (
         "| task | l1_alpha | D | dense acc | predicted [interval] | auto | auto steps (cost) "
         "| abs(auto - 128) | one-shot last_above | one-shot first_drop | retrained last_above "
-        "| retrained first_drop |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| retrained first_drop | epsilon factor to match: one-shot first_drop, retrained "
+        "last_above |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -145,6 +170,10 @@ def table(rows):
         def cell(v, p=p):
             return f"{v:.2f} ({p - v:+.3f})"
 
+        def factor(key, r=r):
+            f = r["epsilon_factor"][key]
+            return "-" if f is None else f"{f:.2g}"
+
         lines.append(
             f"| {r['task']} | {r['l1_alpha']:g} | {r['n_params']} | {r['dense_accuracy']:.3f} "
             f"| {p:.3f} [{r['interval'][0]:.2f}, {r['interval'][1]:.2f}] "
@@ -152,7 +181,8 @@ def table(rows):
             f"({r['auto_seconds'] / r['fixed_seconds']:.2f}) "
             f"| {abs(r['auto_predicted'] - p):.4f} "
             f"| {cell(r['one_shot']['last_above'])} | {cell(r['one_shot']['first_drop'])} "
-            f"| {cell(r['retrained']['last_above'])} | {cell(r['retrained']['first_drop'])} |"
+            f"| {cell(r['retrained']['last_above'])} | {cell(r['retrained']['first_drop'])} "
+            f"| {factor('one_shot/first_drop')}, {factor('retrained/last_above')} |"
         )
     return head + "\n".join(lines) + "\n"
 
@@ -168,6 +198,11 @@ def summary(rows):
                 "rows_within_0.03": int(np.sum(np.abs(err) <= 0.03)),
                 "rows": len(rows),
             }
+            factors = [r["epsilon_factor"][f"{curve}/{rule}"] for r in rows]
+            found = [f for f in factors if f is not None]
+            out[f"{curve}/{rule}"]["epsilon_factor_range"] = (
+                [float(min(found)), float(max(found))] if found else None
+            )
     auto_err = [abs(r["auto_predicted"] - r["predicted"]) for r in rows]
     out["auto_vs_fixed"] = {
         "max_abs_difference": float(np.max(auto_err)),
