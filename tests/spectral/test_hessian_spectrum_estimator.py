@@ -163,3 +163,16 @@ def test_display(fitted):
     disp2 = est.plot(ax=ax, log_scale=False)
     assert disp2.ax_ is ax
     plt.close("all")
+
+
+def test_batch_size_does_not_change_the_spectrum(fitted):
+    # 'auto' (the default: one batch of all 300 samples here) and an explicit small batch
+    # give the same products, so the same Lanczos run up to float32 rounding
+    est, X, y = fitted
+    small = HessianSpectrum(
+        est.estimator_, prefit=True, n_probes=2, n_lanczos_steps=20, random_state=0, batch_size=7
+    ).fit(X, y)
+    assert est.batch_size == "auto"
+    np.testing.assert_allclose(small.spectrum_.nodes, est.spectrum_.nodes, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="batch_size"):
+        HessianSpectrum(est.estimator_, prefit=True, batch_size="big").fit(X, y)
