@@ -78,8 +78,10 @@ def epsilon_factor(est, target):
     """The factor on ``epsilon_`` at which the prediction equals ``target`` (``predict_ratio``
     increases with epsilon; re-solved from the cached spectrum), or None out of [1e-4, 1e4]."""
     lo, hi = np.log(1e-4), np.log(1e4)
-    if not est.predict_ratio(np.exp(lo) * est.epsilon_) <= target <= est.predict_ratio(
-        np.exp(hi) * est.epsilon_
+    if (
+        not est.predict_ratio(np.exp(lo) * est.epsilon_)
+        <= target
+        <= est.predict_ratio(np.exp(hi) * est.epsilon_)
     ):
         return None
     for _ in range(60):
