@@ -191,12 +191,30 @@ def _score_fn(net, scoring):
     return r2, "r2"
 
 
+_EVAL_BATCH = 4096  # samples per forward pass when scoring arrays (eval mode: any size works)
+
+
+def _forward(net, X):
+    """``net.forward(X, training=False)`` (outputs on the CPU). For a plain array or tensor the
+    batches are sliced from one tensor and passed to ``net.infer`` directly: skorch's
+    DataLoader path indexes and collates sample by sample, which took ~75% of a pruning
+    curve's time on small nets."""
+    if not isinstance(X, (np.ndarray, torch.Tensor)) or X.ndim == 0:
+        return net.forward(X, training=False)
+    Xt = torch.as_tensor(X)
+    net.module_.eval()
+    outs = [net.infer(xb.to(net.device)) for xb in Xt.split(_EVAL_BATCH)]
+    if not all(isinstance(o, torch.Tensor) for o in outs):  # e.g. a module returning a tuple
+        return net.forward(X, training=False)
+    return torch.cat([o.cpu() for o in outs])
+
+
 def _evaluate(net, X, y, score):
     """One forward pass: (score, mean data loss)."""
     module = net.module_
     was_training = module.training
     with torch.no_grad():
-        y_pred = net.forward(X, training=False)
+        y_pred = _forward(net, X)
         loss = float(net.get_loss(y_pred, y, X=X, training=False))
     module.train(was_training)
     return score(y_pred, X, y), loss

@@ -168,3 +168,36 @@ def test_bad_input(fitted_net, data):
         measure_pruning_curve(fitted_net, X, y, fine_tune_epochs=-1)
     with pytest.raises(TypeError, match="skorch"):
         measure_pruning_curve(object(), X, y)
+
+
+def test_array_fast_path_equals_skorch_forward(fitted_net, data, monkeypatch):
+    # arrays skip skorch's per-sample DataLoader; the outputs (and so scores and losses) must
+    # be those of net.forward, in several batches too, with the module's mode restored
+    from skorch import NeuralNet
+    from torch import nn
+
+    import sparselimit.limit._curve as curve_module
+
+    X, y = data
+    monkeypatch.setattr(curve_module, "_EVAL_BATCH", 37)
+    fitted_net.module_.train()
+    fast = curve_module._forward(fitted_net, X)
+    ref = fitted_net.forward(X, training=False)
+    torch.testing.assert_close(fast, ref)
+    fitted_net.module_.train()  # (skorch's forward left it in eval mode)
+    score, loss = curve_module._evaluate(fitted_net, X, y, lambda p, X, y: 0.0)
+    assert fitted_net.module_.training  # mode restored
+    assert loss == pytest.approx(float(fitted_net.get_loss(ref, y, X=X, training=False)))
+
+    class Pair(nn.Module):  # tuple outputs go through skorch's own path
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.lin(x), self.lin(x).sum(dim=1)
+
+    net = NeuralNet(Pair, criterion=nn.MSELoss, max_epochs=0, train_split=None).initialize()
+    Xp = np.random.RandomState(0).randn(80, 3).astype(np.float32)
+    out = curve_module._forward(net, Xp)
+    assert isinstance(out, tuple) and out[0].shape == (80, 2) and out[1].shape == (80,)
