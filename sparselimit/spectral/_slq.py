@@ -180,7 +180,7 @@ def slq_spectrum(
     Cost: ``m`` block products plus bookkeeping of ``O(n_probes * m² * D)`` for full
     reorthogonalisation (two reads of the basis per step), against ``O(m * N * D)`` for the
     products. Measured on one CPU thread (``benchmarks/bench_hessian.py``): 0.2% of the time
-    for a CNN with 20k weights at 24 steps, 9% for an MLP with 78k weights, 4,096 samples and
+    for a CNN with 20k weights at 24 steps, 8% for an MLP with 78k weights, 4,096 samples and
     128 steps; the share falls in proportion to ``m / N``. Memory: ``n_probes * m * D``
     numbers for the basis, in the products' precision (float32 for a float32 network, see
     :func:`lanczos`); ``reorthogonalize='local'`` keeps two vectors.
