@@ -249,8 +249,10 @@ def test_auto_batch_size_follows_the_measured_graph_memory(monkeypatch):
 
     # a budget of 100 samples' graphs (measured on the first 64 samples) gives batches of ~100
     probe = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64)
-    per_sample = probe._build_graph(probe._batches[0][0][:64], probe._batches[0][1][:64], 0, True)
-    monkeypatch.setattr(operator_module, "_AUTO_BATCH_BYTES", 100 * per_sample[-1] / 64)
+    graph = probe._build_graph(probe._batches[0][0][:64], probe._batches[0][1][:64], 0, True)
+    fixed = sum(t.numel() * t.element_size() for t in probe._theta)  # the gradients
+    assert graph[-1] > fixed
+    monkeypatch.setattr(operator_module, "_AUTO_BATCH_BYTES", 100 * (graph[-1] - fixed) / 64)
     auto = HessianOperator(net, nn.CrossEntropyLoss(), X, y, dtype=D64)
     assert auto.batch_size == 100 and len(auto._batches) == 2
     torch.testing.assert_close(auto @ v, ref @ v, rtol=1e-12, atol=1e-14)
