@@ -195,18 +195,18 @@ _EVAL_BATCH = 4096  # samples per forward pass when scoring arrays (eval mode: a
 
 
 def _forward(net, X):
-    """``net.forward(X, training=False)`` (outputs on the CPU). For a plain array or tensor the
-    batches are sliced from one tensor and passed to ``net.infer`` directly: skorch's
-    DataLoader path indexes and collates sample by sample, which took ~75% of a pruning
-    curve's time on small nets."""
+    """``net.forward(X, training=False)``, outputs left on the net's device (where
+    ``get_loss`` puts the targets). For a plain array or tensor the batches are sliced from
+    one tensor and passed to ``net.infer`` directly: skorch's DataLoader path indexes and
+    collates sample by sample, which took ~75% of a pruning curve's time on small nets."""
     if not isinstance(X, (np.ndarray, torch.Tensor)) or X.ndim == 0:
-        return net.forward(X, training=False)
+        return net.forward(X, training=False, device=net.device)
     Xt = torch.as_tensor(X)
     net.module_.eval()
     outs = [net.infer(xb.to(net.device)) for xb in Xt.split(_EVAL_BATCH)]
     if not all(isinstance(o, torch.Tensor) for o in outs):  # e.g. a module returning a tuple
-        return net.forward(X, training=False)
-    return torch.cat([o.cpu() for o in outs])
+        return net.forward(X, training=False, device=net.device)
+    return torch.cat(outs)
 
 
 def _evaluate(net, X, y, score):
