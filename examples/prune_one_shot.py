@@ -4,12 +4,15 @@ Trains one L1-regularised MLP on scikit-learn's digits, prunes copies of it at s
 sparsities (``GlobalOneShotPruner(prefit=True)``: the trained net itself is never modified),
 prints test accuracy against the fraction of weights removed, fine-tunes the sparsest one with
 its pruned weights held at zero, and saves a plot ``prune_one_shot.png`` (if matplotlib is
-installed) in the current directory.
+installed) in ``--out`` (default: the current directory).
 
-Run: ``python examples/prune_one_shot.py`` (``SPARSELIMIT_QUICK=1`` for a few-second run).
+Run: ``python examples/prune_one_shot.py [--out DIR]``
+(``SPARSELIMIT_QUICK=1`` for a few-second run).
 """
 
+import argparse
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -23,7 +26,10 @@ QUICK = os.environ.get("SPARSELIMIT_QUICK") == "1"
 SPARSITIES = (0.0, 0.5, 0.8, 0.9, 0.95) if QUICK else (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=".", help="folder for prune_one_shot.png")
+    args = parser.parse_args(argv)
     task = load_task("digits")
     torch.manual_seed(0)
     net = L1RegularizedClassifier(
@@ -73,8 +79,10 @@ def main():
     ax.set_title("L1 one-shot magnitude pruning (digits)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig("prune_one_shot.png", dpi=100)
-    print("saved prune_one_shot.png")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "prune_one_shot.png", dpi=100)
+    print(f"saved {out / 'prune_one_shot.png'}")
 
 
 if __name__ == "__main__":

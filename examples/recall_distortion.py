@@ -4,12 +4,16 @@ A network trained with weight decay is pruned one-shot at increasing sparsity, o
 weights by magnitude ``|w|`` and once by the Undecayed score ``|-w g + lambda w^2|`` (Good et al.,
 NeurIPS 2022). For each sparsity we report test accuracy and the intensification summary
 ``alpha`` (> 1: pruning widened the recall gap between frequent and rare classes), and plot
-``alpha`` against sparsity to ``recall_distortion.png`` in the current directory.
+``alpha`` against sparsity to ``recall_distortion.png`` in ``--out`` (default: the current
+directory).
 
-Run: ``python examples/recall_distortion.py`` (``SPARSELIMIT_QUICK=1`` for a few-second run).
+Run: ``python examples/recall_distortion.py [--out DIR]``
+(``SPARSELIMIT_QUICK=1`` for a few-second run).
 """
 
+import argparse
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -77,7 +81,10 @@ def run(seed):
     }
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=".", help="folder for recall_distortion.png")
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     runs = [run(seed) for seed in SEEDS]
     print(
@@ -117,8 +124,10 @@ def main():
         curve.plot(ax, label=name)
     ax.set_title("recall distortion vs sparsity")
     fig.tight_layout()
-    fig.savefig("recall_distortion.png", dpi=100)
-    print("wrote recall_distortion.png")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "recall_distortion.png", dpi=100)
+    print(f"wrote {out / 'recall_distortion.png'}")
 
 
 if __name__ == "__main__":
