@@ -548,9 +548,7 @@ class PruningLimitEstimator(BaseEstimator):
         steps = AUTO_MAX_STEPS if auto else int(self.n_lanczos_steps)
         # "auto" evaluates the limit and its error estimate during the run to decide when to
         # stop; a fixed number of steps evaluates once, at the end
-        tracker = _AutoStop(
-            radius, eps, self.negative_eigenvalues, self.auto_tol, self.quadrature, stop=auto
-        )
+        tracker = _AutoStop(radius, eps, self.negative_eigenvalues, self.auto_tol, self.quadrature)
         spec = slq_spectrum(
             op,
             self.n_probes,
@@ -561,13 +559,14 @@ class PruningLimitEstimator(BaseEstimator):
             rule=self.quadrature,
             verbose=self.verbose,
         )
-        if not auto:  # the final step's limit and error estimate, for ``diagnostics_``
+        if auto:
+            if math.isnan(tracker.history[-1]):  # ran to the end between evaluations
+                tracker.record(spec, int(np.max(spec.n_steps)))
+            self._limit_by_step = list(tracker.history)
+            self._error_by_step = list(tracker.errors)
+        else:  # the final step's limit and error estimate, for ``diagnostics_``
             rho, err = tracker.evaluate(spec)
-            tracker.history, tracker.errors = [rho], [err]
-        elif math.isnan(tracker.history[-1]):  # ran to the end between evaluations
-            tracker.record(spec, int(np.max(spec.n_steps)))
-        self._limit_by_step = list(tracker.history)
-        self._error_by_step = list(tracker.errors)
+            self._limit_by_step, self._error_by_step = [rho], [err]
         return spec
 
     def _diagnose(self, net, spec, width, radius, eps, loss, slack):
@@ -696,7 +695,8 @@ _SLOPE_STEP = 1e-4  # finite-difference step in rho for the slope of G(R(rho))
 
 
 class _AutoStop:
-    """``stop_when`` for ``n_lanczos_steps="auto"`` (and the final-step record of both modes).
+    """``stop_when`` for ``n_lanczos_steps="auto"``; its :meth:`evaluate` also gives the
+    final-step record of a fixed number of steps.
 
     The rule: stop at the first step ``s >= AUTO_MIN_STEPS`` where Laurie's error estimate
     ``|rho(G_{m-1}) - rho(A_m)| / 2`` of the limit has been below ``tol`` at each of the steps
@@ -717,13 +717,12 @@ class _AutoStop:
     slope of ``rho -> G(R(rho))`` at ``r`` (``s <= 0``): four width evaluations instead of
     two more root solves."""
 
-    def __init__(self, radius, eps, negative, tol, rule="averaged", stop=True):
+    def __init__(self, radius, eps, negative, tol, rule="averaged"):
         self.radius = radius
         self.eps = eps
         self.negative = negative
         self.tol = tol
         self.rule = rule
-        self.stop = stop
         self.history = []
         self.errors = []
         self._dense = False  # evaluating every step (inside a run of small errors)

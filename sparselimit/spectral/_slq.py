@@ -33,15 +33,14 @@ class _Partial:
     with_rule = SpectralDensity.with_rule
     from_lanczos = SpectralDensity.from_lanczos
 
-    def __init__(self, build, alphas, betas, n_steps, n_params, n_zero_rows):
-        self._build = build
-        self._density = None
+    def __init__(self, alphas, betas, n_steps, *, n_params, n_zero_rows, rule):
         self.alphas, self.betas, self.n_steps = alphas, betas, n_steps
-        self.n_params, self.n_zero_rows = n_params, n_zero_rows
+        self.n_params, self.n_zero_rows, self.rule = n_params, n_zero_rows, rule
+        self._density = None
 
     def __getattr__(self, name):
         if self._density is None:
-            self._density = self._build()
+            self._density = self.with_rule(self.rule)
         return getattr(self._density, name)
 
 
@@ -241,16 +240,13 @@ def slq_spectrum(
         if not need_partial:
             return False
         # n_done moves on; columns <= j of alphas/betas do not
-        a, b, done = alphas[:, : j + 1], betas[:, : j + 1], n_done.copy()
         partial = _Partial(
-            lambda: SpectralDensity.from_lanczos(
-                a, b, done, n_params=D, n_zero_rows=n_zero, rule=rule
-            ),
-            a,
-            b,
-            done,
-            D,
-            n_zero,
+            alphas[:, : j + 1],
+            betas[:, : j + 1],
+            n_done.copy(),
+            n_params=D,
+            n_zero_rows=n_zero,
+            rule=rule,
         )
         if callback is not None:
             callback(j + 1, partial)
