@@ -189,6 +189,17 @@ def test_array_fast_path_equals_skorch_forward(fitted_net, data, monkeypatch):
     assert fitted_net.module_.training  # mode restored
     assert loss == pytest.approx(float(fitted_net.get_loss(ref, y, X=X, training=False)))
 
+    # scoring runs in eval mode: with dropout, a train-mode pass would differ
+    drop = NeuralNet(
+        nn.Sequential(nn.Linear(3, 16), nn.Dropout(0.5), nn.Linear(16, 2)),
+        criterion=nn.MSELoss,
+        max_epochs=0,
+        train_split=None,
+    ).initialize()
+    Xd = np.random.RandomState(1).randn(50, 3).astype(np.float32)
+    drop.module_.train()
+    torch.testing.assert_close(curve_module._forward(drop, Xd), drop.forward(Xd, training=False))
+
     class Pair(nn.Module):  # tuple outputs go through skorch's own path
         def __init__(self):
             super().__init__()
