@@ -246,9 +246,9 @@ def measure_pruning_curve(
     without fine-tuning the weights are zeroed incrementally on one working copy of the net.
     With ``fine_tune_epochs=k`` each pruned net is retrained ``k`` epochs on
     ``(X_fine_tune, y_fine_tune)`` with its mask enforced
-    (:class:`~sparselimit.training.MaskEnforcer`, fresh optimizer, the net's own training
-    settings including its L1 penalty) before it is scored; the working copy is restored
-    from a saved state between points, never deep-copied again.
+    (:class:`~sparselimit.training.MaskEnforcer`, fresh optimizer and history, the net's own
+    training settings including its callbacks and L1 penalty) before it is scored; the working
+    copy is restored from a saved state between points, never deep-copied again.
 
     The theory behind :class:`PruningLimitEstimator` asks whether *some* point of the kept
     subspace stays within ``epsilon`` of the loss, i.e. whether the kept weights can be
@@ -386,7 +386,10 @@ def measure_pruning_curve(
                 name: keep[offsets[i] : offsets[i + 1]].view_as(params[i])
                 for i, name in enumerate(names)
             }
+            # a new training run per point: fresh optimizer and history, so schedulers and
+            # callbacks that read the history (LRScheduler, EarlyStopping) start over
             work.initialize_optimizer()
+            work.initialize_history()
             if seed is None:
                 work.partial_fit(Xf, yf, epochs=int(fine_tune_epochs))
             else:

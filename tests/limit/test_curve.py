@@ -98,6 +98,23 @@ def test_fine_tuning_keeps_the_mask_and_helps(fitted_net, data):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_each_retrained_point_is_a_fresh_run_even_with_an_lr_scheduler(data):
+    # the history restarts per point: an LRScheduler resumes from it (and failed to with a
+    # fresh optimizer), and a point's retraining must not depend on the points before it
+    from skorch.callbacks import LRScheduler
+
+    from ._helpers import fit_seeded, make_net
+
+    X, y = data
+    sched = ("sched", LRScheduler(policy="CosineAnnealingLR", T_max=4))
+    net = fit_seeded(make_net(max_epochs=4, callbacks=[sched]), X, y)
+    kw = dict(fine_tune_epochs=2, random_state=0)
+    sweep = measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5, 0.8], **kw)
+    alone = measure_pruning_curve(net, X, y, sparsities=[0.8], **kw)
+    assert sweep.losses[-1] == pytest.approx(alone.losses[-1], rel=1e-6)
+    assert len(net.history) == 4  # the user's net is untouched
+
+
 def test_fine_tuned_nets_stay_sparse(fitted_net, data, monkeypatch):
     X, y = data
     import sparselimit.limit._curve as mod
