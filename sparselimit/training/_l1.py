@@ -52,12 +52,14 @@ class _L1Mixin:
     def prunable_parameters(self) -> dict:
         """The prunable parameters of ``module_`` (name -> Parameter) the penalty applies to."""
         module = self.module_
-        cached = getattr(self, "_prunable_cache", None)
+        # the trailing underscore keeps the cache out of skorch's get_params (and so out of
+        # clone, repr and error messages): skorch treats every other attribute as a parameter
+        cached = getattr(self, "_prunable_cache_", None)
         key = (id(module), self.prunable_include, self.prunable_exclude)
         if cached is None or cached[0] != key:
             params = select_prunable(module, self.prunable_include, self.prunable_exclude)
             cached = (key, list(params.values()))
-            self._prunable_cache = cached
+            self._prunable_cache_ = cached
         return cached[1]
 
     def _module_dtype(self):
@@ -92,7 +94,7 @@ class _L1Mixin:
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_prunable_cache", None)  # holds ids that mean nothing after unpickling
+        state.pop("_prunable_cache_", None)  # holds ids that mean nothing after unpickling
         return state
 
 

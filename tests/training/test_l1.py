@@ -75,6 +75,9 @@ def test_get_params_clone_pickle_and_gridsearch(digits_small):
     assert net.get_params()["l1_alpha"] == 1e-3
     assert clone(net).l1_alpha == 1e-3
     net.fit(X, y)
+    # the training's internal state stays out of the parameters, so clone and repr stay clean
+    assert set(net.get_params(deep=False)) == set(make_net(l1_alpha=1e-3).get_params(deep=False))
+    assert "tensor(" not in repr(net.get_params())
     for restored in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
         np.testing.assert_array_equal(restored.predict(X), net.predict(X))
         assert restored.l1_alpha == 1e-3
