@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from numbers import Integral
 
@@ -176,8 +177,13 @@ def _score_fn(net, scoring):
     if is_classifier(net):
 
         def acc(y_pred, X, y):
-            pred = y_pred.argmax(dim=1).cpu().numpy()
-            return float(np.mean(pred == np.asarray(y).reshape(-1)))
+            if y_pred.ndim == 2 and y_pred.shape[1] > 1:
+                pred = y_pred.argmax(dim=1)
+            else:  # one logit per sample (skorch's NeuralNetBinaryClassifier): its own rule
+                proba = net._get_predict_nonlinearity()(y_pred)  # binary: columns 1 - p, p
+                p = proba[:, -1] if proba.ndim == 2 else proba.reshape(-1)
+                pred = (p > getattr(net, "threshold", 0.5)).long()
+            return float(np.mean(pred.cpu().numpy() == np.asarray(y).reshape(-1)))
 
         return acc, "accuracy"
 
@@ -273,7 +279,8 @@ def measure_pruning_curve(
     fine_tune_epochs : int, default=0
         Masked retraining epochs before each score; 0 is one-shot pruning without retraining.
     X_fine_tune, y_fine_tune : array-like, default=None
-        Retraining data (normally the training data). Default: ``(X, y)``.
+        Retraining data (normally the training data). Default: ``(X, y)``, with a
+        ``UserWarning``: retraining on the data it is scored on inflates the measured limit.
     include, exclude : str or list of str, default=None
         Prunable parameters (:func:`~sparselimit.utils.select_prunable`); when both are None,
         the net's own ``prunable_include`` / ``prunable_exclude``.
@@ -360,6 +367,14 @@ def measure_pruning_curve(
 
     scores, losses = [], []
     if fine_tune_epochs:
+        if X_fine_tune is None:
+            warnings.warn(
+                "measure_pruning_curve retrains on the data it scores (X, y): the measured "
+                "limit comes out optimistic. Pass the training data as X_fine_tune, "
+                "y_fine_tune (or X_fine_tune=X, y_fine_tune=y to mean it).",
+                UserWarning,
+                stacklevel=2,
+            )
         Xf = X if X_fine_tune is None else X_fine_tune
         yf = y if y_fine_tune is None else y_fine_tune
         saved = {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -83,15 +83,30 @@ def test_fine_tuning_keeps_the_mask_and_helps(fitted_net, data):
     before = _state(fitted_net)
     one_shot = measure_pruning_curve(fitted_net, X, y, sparsities=[0.0, 0.8, 0.9])
     tuned = measure_pruning_curve(
-        fitted_net, X, y, sparsities=[0.0, 0.8, 0.9], fine_tune_epochs=3, random_state=0
+        fitted_net,
+        X,
+        y,
+        sparsities=[0.0, 0.8, 0.9],
+        fine_tune_epochs=3,
+        random_state=0,
+        X_fine_tune=X,
+        y_fine_tune=y,
     )
     assert tuned.fine_tune_epochs == 3
     assert tuned.dense_score == tuned.scores[0]  # the retrained dense net is the reference
-    added = measure_pruning_curve(fitted_net, X, y, sparsities=[0.8], fine_tune_epochs=1)
+    with pytest.warns(UserWarning, match="X_fine_tune"):  # retrains on the scored data
+        added = measure_pruning_curve(fitted_net, X, y, sparsities=[0.8], fine_tune_epochs=1)
     assert list(added.sparsities) == [0.0, 0.8]
     assert tuned.scores[-1] >= one_shot.scores[-1] - 0.02
     tuned2 = measure_pruning_curve(
-        fitted_net, X, y, sparsities=[0.0, 0.8, 0.9], fine_tune_epochs=3, random_state=0
+        fitted_net,
+        X,
+        y,
+        sparsities=[0.0, 0.8, 0.9],
+        fine_tune_epochs=3,
+        random_state=0,
+        X_fine_tune=X,
+        y_fine_tune=y,
     )
     np.testing.assert_allclose(tuned.scores, tuned2.scores)  # seeded
     after = _state(fitted_net)
@@ -108,7 +123,7 @@ def test_each_retrained_point_is_a_fresh_run_even_with_an_lr_scheduler(data):
     X, y = data
     sched = ("sched", LRScheduler(policy="CosineAnnealingLR", T_max=4))
     net = fit_seeded(make_net(max_epochs=4, callbacks=[sched]), X, y)
-    kw = dict(fine_tune_epochs=2, random_state=0)
+    kw = dict(fine_tune_epochs=2, random_state=0, X_fine_tune=X, y_fine_tune=y)
     sweep = measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5, 0.8], **kw)
     alone = measure_pruning_curve(net, X, y, sparsities=[0.8], **kw)
     assert sweep.losses[-1] == pytest.approx(alone.losses[-1], rel=1e-6)
@@ -129,7 +144,9 @@ def test_fine_tuned_nets_stay_sparse(fitted_net, data, monkeypatch):
         return real(net, X_, y_, score)
 
     monkeypatch.setattr(mod, "_evaluate", spy)
-    measure_pruning_curve(fitted_net, X, y, sparsities=[0.5, 0.75], fine_tune_epochs=2)
+    measure_pruning_curve(
+        fitted_net, X, y, sparsities=[0.5, 0.75], fine_tune_epochs=2, X_fine_tune=X, y_fine_tune=y
+    )
     # seen: the dense evaluation, then rho = 0 (added reference), 0.5, 0.75
     assert seen[2] >= 0.5 - 1e-3 and seen[3] >= 0.75 - 1e-3
 
@@ -229,3 +246,39 @@ def test_array_fast_path_equals_skorch_forward(fitted_net, data, monkeypatch):
     Xp = np.random.RandomState(0).randn(80, 3).astype(np.float32)
     out = curve_module._forward(net, Xp)
     assert isinstance(out, tuple) and out[0].shape == (80, 2) and out[1].shape == (80,)
+
+
+class OneLogit(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)
+        )
+
+    def forward(self, x):
+        return self.body(x).squeeze(-1)
+
+
+def test_binary_classifier_with_one_logit_scores_like_its_predict():
+    from skorch import NeuralNetBinaryClassifier
+
+    from ._helpers import make_data
+
+    X, y = make_data()
+    y = y.astype(np.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = NeuralNetBinaryClassifier(
+            OneLogit, lr=0.1, max_epochs=5, train_split=None, verbose=0, threshold=0.4
+        ).fit(X, y)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5])
+    assert curve.score_name == "accuracy"
+    assert curve.scores[0] == pytest.approx(net.score(X, y))
+    pruned = copy.deepcopy(net)
+    ws = [pruned.module_.body[0].weight, pruned.module_.body[2].weight]
+    flat = torch.cat([w.detach().abs().reshape(-1) for w in ws])
+    cut = torch.sort(flat, stable=True).values[int(round(0.5 * flat.numel())) - 1]
+    with torch.no_grad():
+        for w in ws:
+            w[w.abs() <= cut] = 0
+    assert curve.scores[1] == pytest.approx(pruned.score(X, y))

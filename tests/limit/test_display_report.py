@@ -62,7 +62,9 @@ def test_display_one_panel_and_given_axes(fitted):
 def test_limit_report_is_json(fitted, fitted_net, data):
     X, y = data
     est, curve = fitted
-    tuned = measure_pruning_curve(est, X, y, sparsities=[0.0, 0.5], fine_tune_epochs=1)
+    tuned = measure_pruning_curve(
+        est, X, y, sparsities=[0.0, 0.5], fine_tune_epochs=1, X_fine_tune=X, y_fine_tune=y
+    )
     report = limit_report(est, curve, retrained_curve=tuned)
     text = json.dumps(report)
     back = json.loads(text)
