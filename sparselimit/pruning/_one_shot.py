@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from numbers import Integral, Real
 
+import torch
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -239,13 +240,15 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             target = float(self.sparsity)
 
+        with torch.random.fork_rng(devices=[]):  # the gradient pass's DataLoader draws a seed
+            importance = _resolve_importance(self.importance, est, X, y)
         result = prune_global(
             module,
             target,
             scope=self.scope,
             include=include,
             exclude=exclude,
-            importance=_resolve_importance(self.importance, est, X, y),
+            importance=importance,
             copy=False,  # est is our own clone / copy
         )
 

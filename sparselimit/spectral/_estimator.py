@@ -224,33 +224,37 @@ class HessianSpectrum(BaseEstimator):
             resolve_module(net)  # raises NotFittedError if uninitialized
         else:
             net = clone(self.estimator).fit(X, y)
-        loss_fn = skorch_data_loss(net)
-        module = resolve_module(net)
+        # keep the global RNG as it was: skorch's DataLoaders draw a seed from it every pass
+        with torch.random.fork_rng(devices=[]):
+            loss_fn = skorch_data_loss(net)
+            module = resolve_module(net)
 
-        idx = self._subsample(len(X), gen)
-        if idx is not None:
-            X = X[idx]
-            y = None if y is None else y[idx]
+            idx = self._subsample(len(X), gen)
+            if idx is not None:
+                X = X[idx]
+                y = None if y is None else y[idx]
 
-        op = HessianOperator(module, loss_fn, X, y, params=self.params, batch_size=self.batch_size)
-        spectrum = slq_spectrum(
-            op,
-            self.n_probes,
-            self.n_lanczos_steps,
-            random_state=gen,
-            deflate_zero_rows=self.deflate_zero_rows,
-            verbose=self.verbose,
-        )
-        self.estimator_ = net
-        self.spectrum_ = spectrum
-        self.trace_ = spectrum.trace()
-        self.top_eigenvalues_ = (
-            top_eigenvalues(op, n_top, random_state=gen) if n_top else np.empty(0)
-        )
-        self.zero_row_fraction_ = spectrum.zero_row_fraction
-        self.n_params_ = op.n_params
-        self.param_names_ = list(op.param_names)
-        self.n_samples_ = op.n_samples
+            op = HessianOperator(
+                module, loss_fn, X, y, params=self.params, batch_size=self.batch_size
+            )
+            spectrum = slq_spectrum(
+                op,
+                self.n_probes,
+                self.n_lanczos_steps,
+                random_state=gen,
+                deflate_zero_rows=self.deflate_zero_rows,
+                verbose=self.verbose,
+            )
+            self.estimator_ = net
+            self.spectrum_ = spectrum
+            self.trace_ = spectrum.trace()
+            self.top_eigenvalues_ = (
+                top_eigenvalues(op, n_top, random_state=gen) if n_top else np.empty(0)
+            )
+            self.zero_row_fraction_ = spectrum.zero_row_fraction
+            self.n_params_ = op.n_params
+            self.param_names_ = list(op.param_names)
+            self.n_samples_ = op.n_samples
         return self
 
     def density(self, grid=None, sigma=None, *, include_zero_rows=True):
