@@ -363,7 +363,7 @@ def measure_pruning_curve(
 
     score, score_name = _score_fn(work, scoring)
     dense_score, dense_loss = _evaluate(work, X, y, score)
-    counts = [int(round(r * D)) for r in rhos]
+    counts = [min(int(round(r * D)), D - 1) for r in rhos]  # as prune_global: never all
 
     scores, losses = [], []
     if fine_tune_epochs:

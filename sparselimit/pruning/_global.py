@@ -145,10 +145,11 @@ def prune_global(
     The prunable weights (by default those of Linear and Conv layers, see
     :func:`sparselimit.utils.select_prunable`) are scored, pooled, and exactly
     ``round(sparsity * D)`` of them with the smallest score are set to zero (``D`` = number of
-    prunable weights; with ``scope="layer"``, ``round(sparsity * d_l)`` of every tensor). Ties are
-    broken stably (see :func:`compute_masks`). No ``torch.nn.utils.prune`` hooks are installed:
-    the weights are zeroed and the masks returned as plain bool tensors, so the module deep-copies,
-    pickles, saves with ``torch.save`` and its ``state_dict`` loads into a fresh instance.
+    prunable weights; with ``scope="layer"``, ``round(sparsity * d_l)`` of every tensor; never
+    all of them). Ties are broken stably (see :func:`compute_masks`). No
+    ``torch.nn.utils.prune`` hooks are installed: the weights are zeroed and the masks returned
+    as plain bool tensors, so the module deep-copies, pickles, saves with ``torch.save`` and its
+    ``state_dict`` loads into a fresh instance.
 
     .. warning::
        With the default ``copy=False`` the **module passed in is modified in place** (under

@@ -246,15 +246,16 @@ def _masks_from_sources(
         already = sum(sizes[n] - kept[n] for n in group)
         return max(n_target_total - already, 0)
 
+    def n_target(group: list[str]) -> int:
+        # a sparsity below 1 never removes everything: round(0.9999 * 1000) would
+        d = sum(sizes[n] for n in group)
+        return min(round(sparsity * d), max(d - 1, 0))
+
     groups = [names] if scope == "global" else [[n] for n in names]
     if sparsity is not None:
-        ks = [n_extra(g, round(sparsity * sum(sizes[n] for n in g))) for g in groups]
+        ks = [n_extra(g, n_target(g)) for g in groups]
         if masks is not None:
-            over = [
-                g
-                for g in groups
-                if sum(sizes[n] - kept[n] for n in g) > round(sparsity * sum(sizes[n] for n in g))
-            ]
+            over = [g for g in groups if sum(sizes[n] - kept[n] for n in g) > n_target(g)]
             if over:
                 warnings.warn(
                     f"The existing masks already remove more than sparsity={sparsity} of "
@@ -311,7 +312,8 @@ def compute_masks(
       ``round(sparsity * D)`` entries end up removed, D being the total number of entries of all
       score tensors pooled; with ``scope="layer"`` ``round(sparsity * d_l)`` entries of every
       tensor (``d_l`` its size). ``round`` is Python's (half to even), as in
-      ``torch.nn.utils.prune``.
+      ``torch.nn.utils.prune``; at most ``D - 1`` (``d_l - 1``) go, since a sparsity below 1
+      never removes everything.
     - ``n_remove`` is the number of **additional** entries to remove among those currently kept
       (what iterative pruners need: "prune the ``c_t`` smallest among the unmasked"). With
       ``scope="layer"`` it is an int applied to every tensor, or a dict name -> int.

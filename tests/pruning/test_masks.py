@@ -83,6 +83,15 @@ def test_rounding_is_python_round():
         assert int((~masks["w"]).sum()) == round(s * 10)
 
 
+def test_a_sparsity_below_one_never_removes_everything():
+    scores = {"a": torch.arange(6.0), "b": torch.arange(4.0), "one": torch.tensor([5.0])}
+    masks, _ = compute_masks(scores, 0.97)  # round(0.97 * 11) = 11
+    assert sum(int(m.sum()) for m in masks.values()) == 1
+    assert bool(masks["one"][0])  # the largest score stays
+    layer, _ = compute_masks(scores, 0.97, scope="layer")
+    assert [int(m.sum()) for m in layer.values()] == [1, 1, 1]  # round(0.97) = 1 of "one" too
+
+
 @pytest.mark.parametrize("n_levels", [None, 2])
 def test_existing_masks_sparsity_is_overall_target(n_levels):
     scores = random_scores(1, n_levels=n_levels)
