@@ -160,6 +160,18 @@ class PruningCurve:
         return d
 
 
+def _encode(y, classes):
+    y = np.asarray(y).reshape(-1)
+    codes = np.searchsorted(classes, y).clip(0, len(classes) - 1)
+    unknown = classes[codes] != y
+    if unknown.any():
+        raise ValueError(
+            f"y holds labels the net was not trained on, e.g. {y[unknown][0]!r}; its classes "
+            f"are {list(classes)[:10]}."
+        )
+    return codes.astype(np.int64)
+
+
 def _score_fn(net, scoring):
     """Return ``f(y_pred_tensor, X, y) -> float`` and the score's name."""
     if scoring is not None:
@@ -324,6 +336,10 @@ def measure_pruning_curve(
         )
     resolve_module(net)
     check_X_y(X, y)
+    classes = getattr(estimator, "classes_", None) if net is not estimator else None
+    if classes is not None:  # the default net of a PruningLimitEstimator: labels -> codes
+        y = _encode(y, classes)
+        y_fine_tune = None if y_fine_tune is None else _encode(y_fine_tune, classes)
     if rule not in _RULES:
         raise ValueError(f"`rule` must be one of {_RULES}; got {rule!r}.")
     if (

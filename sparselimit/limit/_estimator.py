@@ -10,7 +10,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, clone, is_regressor
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -78,18 +78,39 @@ def _default_estimator(X, y, random_state):
         module__hidden=(32,),
         module__n_features=X.shape[1],
     )
-    if type_of_target(y) in ("continuous", "continuous-multioutput"):
+    # a floating target is a regression target, even when its values are whole numbers
+    # (load_diabetes): guessing classes from the values would make one class per value
+    if y.dtype.kind == "f" or type_of_target(y) in ("continuous", "continuous-multioutput"):
         y = y.astype(np.float32).reshape(len(y), -1)
         net = L1RegularizedRegressor(
             MLP, module__n_outputs=y.shape[1], criterion=nn.MSELoss, **common
         )
+        classes = None
     else:
-        classes, y = np.unique(y, return_inverse=True)
-        y = y.astype(np.int64)
+        classes, y = np.unique(y.reshape(len(y), -1) if y.ndim == 2 else y, return_inverse=True)
+        y = y.reshape(-1).astype(np.int64)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y holds a single class ({classes[0]!r}); a classifier needs at least two. "
+                "Pass labels of two or more classes, or a floating y for regression."
+            )
         net = L1RegularizedClassifier(
             MLP, module__n_outputs=len(classes), criterion=nn.CrossEntropyLoss, **common
         )
-    return net, X, y
+    return net, X, y, classes
+
+
+def _check_default_regressor(net, y):
+    """The default regressor's fixed SGD step suits targets of about unit scale; say so when
+    it diverged rather than reporting NaN weights."""
+    finite = all(bool(torch.isfinite(p).all()) for p in net.module_.parameters())
+    if not finite:
+        raise ValueError(
+            "The default regressor (estimator=None: SGD with lr=0.05) diverged on y with "
+            f"standard deviation {float(np.std(y)):.4g} and mean {float(np.mean(y)):.4g}. "
+            "Standardise y (e.g. with sklearn.preprocessing.StandardScaler) or pass your own "
+            "estimator."
+        )
 
 
 def _is_skorch(obj) -> bool:
@@ -140,8 +161,9 @@ class PruningLimitEstimator(BaseEstimator):
         :class:`~sparselimit.L1RegularizedRegressor`. ``None`` uses a one-hidden-layer
         ReLU MLP (32 units) trained 60 epochs with SGD (lr 0.05, momentum 0.9, batch 64) and
         ``l1_alpha=1e-4``: an ``L1RegularizedClassifier`` with cross-entropy, or an
-        ``L1RegularizedRegressor`` with MSE when ``y`` is continuous. It needs 2-D numeric
-        ``X``; class labels are encoded to ``0..n_classes-1``.
+        ``L1RegularizedRegressor`` with MSE when ``y`` is floating-point (or continuous). It
+        needs 2-D numeric ``X``; class labels are encoded to ``0..n_classes-1`` (``classes_``
+        holds the labels, in code order) and regression targets should be of unit scale.
     prefit : bool, default=False
         Whether ``estimator`` is already fitted. If True it is deep-copied into
         ``estimator_`` (the net passed in is never modified); otherwise a clone is fitted
@@ -210,6 +232,10 @@ class PruningLimitEstimator(BaseEstimator):
     ----------
     estimator_ : skorch net
         The fitted net (a deep copy with ``prefit``).
+    classes_ : ndarray or None
+        With ``estimator=None`` and class labels: the labels, in the order of the codes
+        ``estimator_`` was trained on and predicts (``measure_pruning_curve`` encodes ``y``
+        with them); otherwise None.
     pruning_limit_ : float
         Predicted largest fraction of prunable weights that can be removed, in
         ``[0, 1 - 1/D]``; the scale of ``GlobalOneShotPruner(sparsity=...)``.
@@ -373,10 +399,11 @@ class PruningLimitEstimator(BaseEstimator):
 
     def _fit_net(self, X, y, gen):
         """Return (fitted net, X, y) following ``estimator`` / ``prefit``."""
+        self.classes_ = None
         if self.estimator is None:
             if self.prefit:
                 raise ValueError("`prefit=True` needs an `estimator` (the fitted skorch net).")
-            net, X, y = _default_estimator(X, y, self.random_state)
+            net, X, y, self.classes_ = _default_estimator(X, y, self.random_state)
         else:
             if not _is_skorch(self.estimator):
                 raise TypeError(
@@ -394,6 +421,8 @@ class PruningLimitEstimator(BaseEstimator):
                 net.fit(X, y)
         else:
             net.fit(X, y)
+        if self.estimator is None and is_regressor(net):
+            _check_default_regressor(net, y)
         return net, X, y
 
     def _selection(self, net):
@@ -462,7 +491,8 @@ class PruningLimitEstimator(BaseEstimator):
                 if not eps > 0:
                     raise ValueError(
                         "epsilon='batch_std' is 0: every batch has the same loss (a perfectly "
-                        "fitted net, or constant data). Pass `epsilon` as a positive float."
+                        "fitted net, a single class, or constant data). Check y, or pass "
+                        "`epsilon` as a positive float."
                     )
             else:
                 eps = float(self.epsilon)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_tensor
@@ -28,6 +29,15 @@ def l1_penalty(params) -> torch.Tensor:
     if not params:
         raise ValueError("l1_penalty needs at least one tensor.")
     return torch.stack([p.abs().sum() for p in params]).sum()
+
+
+def _as_array(data):
+    """Lists, tuples and pandas objects as NumPy arrays; anything else unchanged."""
+    if isinstance(data, (list, tuple)):
+        return np.asarray(data)
+    if hasattr(data, "to_numpy") and not isinstance(data, torch.Tensor):  # pandas
+        return data.to_numpy()
+    return data
 
 
 class _L1Mixin:
@@ -83,10 +93,19 @@ class _L1Mixin:
             x = self._cast_floats(to_tensor(x, device=self.device), dtype)
         return super().infer(x, **fit_params)
 
+    def get_dataset(self, X, y=None):
+        # lists and pandas objects as scikit-learn takes them: skorch would read a DataFrame
+        # as a dict of columns (keyword arguments of forward) and cannot convert lists
+        return super().get_dataset(_as_array(X), _as_array(y))
+
+    def _match_target(self, y_pred, y_true):
+        return y_true
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if isinstance(y_pred, torch.Tensor) and y_pred.is_floating_point():
             # float64 regression targets against float32 outputs: match the output's dtype
             y_true = self._cast_floats(to_tensor(y_true, device=y_pred.device), y_pred.dtype)
+            y_true = self._match_target(y_pred, y_true)
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         if training and self.l1_alpha:
             loss = loss + self.l1_alpha * l1_penalty(self.prunable_parameters())
@@ -114,7 +133,9 @@ _PARAMS_DOC = """
     -----
     Floating-point inputs (and regression targets) are cast to the module's dtype, so the
     float64 arrays scikit-learn's transformers return can be passed as they are (plain skorch
-    nets raise a dtype error on them).
+    nets raise a dtype error on them). Inputs may also be lists or pandas objects; class labels
+    may be any integer dtype of shape (n_samples,) or (n_samples, 1) (they index the network's
+    outputs, 0 to n_classes - 1); a one-output regressor takes a 1-D target.
 """
 
 
@@ -158,6 +179,28 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
         self.prunable_include = prunable_include
         self.prunable_exclude = prunable_exclude
 
+    def get_dataset(self, X, y=None):
+        labels = _as_array(y)
+        if isinstance(labels, np.ndarray) and labels.dtype.kind == "b":
+            labels = labels.astype(np.int64)  # False, True: the classes 0 and 1
+        if isinstance(labels, np.ndarray) and labels.dtype.kind in "OUS":
+            raise TypeError(
+                "y of a skorch classifier holds class indices 0..n_classes-1 (integers); got "
+                f"labels of dtype {labels.dtype} such as {labels.reshape(-1)[0]!r}. Encode them "
+                "with sklearn.preprocessing.LabelEncoder (and decode predictions with it)."
+            )
+        return super().get_dataset(X, labels)
+
+    def _match_target(self, y_pred, y_true):
+        # class indices as scikit-learn accepts them: any integer dtype, shape (n,) or (n, 1);
+        # the losses want int64 of shape (n,)
+        if isinstance(y_true, torch.Tensor) and not y_true.is_floating_point():
+            if y_true.ndim == 2 and y_true.shape[1] == 1:
+                y_true = y_true.reshape(-1)
+            if y_true.dtype != torch.int64:
+                y_true = y_true.long()
+        return y_true
+
 
 class L1RegularizedRegressor(_L1Mixin, NeuralNetRegressor):
     __doc__ = (
@@ -166,7 +209,8 @@ class L1RegularizedRegressor(_L1Mixin, NeuralNetRegressor):
     Parameters
     ----------
     module : torch.nn.Module class or instance
-        The network; targets must be float32 of shape (n_samples, n_outputs)."""
+        The network; targets of shape (n_samples, n_outputs), or (n_samples,) for a
+        one-output network."""
         + _PARAMS_DOC
         + """
     Examples
@@ -190,3 +234,18 @@ class L1RegularizedRegressor(_L1Mixin, NeuralNetRegressor):
         self.l1_alpha = l1_alpha
         self.prunable_include = prunable_include
         self.prunable_exclude = prunable_exclude
+
+    def _match_target(self, y_pred, y_true):
+        # a 1-D target for a one-output net, the scikit-learn convention: MSELoss would
+        # broadcast (n, 1) against (n,) to (n, n) and train on nonsense
+        if (
+            isinstance(y_true, torch.Tensor)
+            and y_true.ndim == 1
+            and y_pred.shape
+            == (
+                len(y_true),
+                1,
+            )
+        ):
+            y_true = y_true.unsqueeze(1)
+        return y_true

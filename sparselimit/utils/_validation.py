@@ -4,6 +4,7 @@ what was received, and how to fix it."""
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -97,6 +98,8 @@ def check_X_y(X, y=None) -> None:
 
 
 def _length(a):
+    if isinstance(a, Mapping):  # skorch's dict inputs: one array per forward argument
+        return _length(next(iter(a.values()))) if a else None
     try:
         return len(a)
     except TypeError:

@@ -211,6 +211,34 @@ def test_default_estimator(data):
         est.fit(X, y + 3)  # any labels
     assert 0 <= est.pruning_limit_ < 1
     assert est.estimator_.l1_alpha == 1e-4
+    np.testing.assert_array_equal(est.classes_, [3, 4])
+
+
+def test_default_estimator_labels_targets_and_their_errors(data):
+    from sparselimit import L1RegularizedClassifier, L1RegularizedRegressor
+    from sparselimit.limit import measure_pruning_curve
+
+    X, y = data
+    kw = dict(n_lanczos_steps=4, epsilon_batch_size=64, random_state=0)
+    names = np.array(["neg", "pos"])[y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        est = PruningLimitEstimator(**kw).fit(X, names)
+        assert isinstance(est.estimator_, L1RegularizedClassifier)
+        np.testing.assert_array_equal(est.classes_, ["neg", "pos"])
+        # the curve encodes the labels as the net was trained: same as the codes themselves
+        by_name = measure_pruning_curve(est, X, names, sparsities=[0.0, 0.5])
+        by_code = measure_pruning_curve(est.estimator_, X, y, sparsities=[0.0, 0.5])
+        np.testing.assert_array_equal(by_name.scores, by_code.scores)
+        with pytest.raises(ValueError, match="not trained on"):
+            measure_pruning_curve(est, X, np.where(y, "pos", "other"), sparsities=[0.5])
+        # a floating target is regression, whole-valued or not (one class per value before)
+        reg = PruningLimitEstimator(**kw).fit(X, (X[:, 0] > 0).astype(np.float64) + 1.0)
+        assert isinstance(reg.estimator_, L1RegularizedRegressor) and reg.classes_ is None
+    with pytest.raises(ValueError, match="single class"):
+        PruningLimitEstimator(**kw).fit(X, np.zeros(len(X), dtype=np.int64))
+    with pytest.raises(ValueError, match="Standardise y"):  # diverges at lr 0.05
+        PruningLimitEstimator(**kw).fit(X, 1e6 * X[:, 0].astype(np.float64))
 
 
 def test_clone_and_pickle_before_and_after_fit(fitted_net, data):

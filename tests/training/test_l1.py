@@ -1,5 +1,6 @@
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -140,3 +141,46 @@ def test_float64_inputs_and_targets_are_cast_to_the_module_dtype(digits_small):
         NeuralNetRegressor(nn.Linear(64, 1), max_epochs=1, verbose=0, train_split=None).fit(
             X64, y64
         )
+
+
+def test_targets_and_inputs_as_scikit_learn_takes_them(digits_small):
+    X, y = digits_small
+    X, y = X[:128], y[:128]
+
+    def fit(net, X_, y_):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return net.fit(X_, y_)
+
+    ref = fit(make_net(), X, y).predict_proba(X)
+    # lists, int32 labels of shape (n, 1): same training, same outputs
+    other = fit(make_net(), X.tolist(), y.astype(np.int32).reshape(-1, 1))
+    np.testing.assert_allclose(other.predict_proba(X.tolist()), ref, rtol=1e-6)
+
+    # a one-output regressor with a 1-D target trains exactly as with the (n, 1) column;
+    # before, MSELoss broadcast (n, 1) against (n,) to (n, n) with only a torch warning
+    t = X[:, :4].sum(axis=1).astype(np.float32)
+    params = dict(
+        module__in_features=64,
+        module__out_features=1,
+        max_epochs=20,
+        lr=0.05,
+        batch_size=16,
+        verbose=0,
+        train_split=None,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flat = fit(L1RegularizedRegressor(nn.Linear, **params), X, t)
+    column = fit(L1RegularizedRegressor(nn.Linear, **params), X, t[:, None])
+    np.testing.assert_allclose(flat.predict(X), column.predict(X), rtol=1e-6)
+    assert flat.score(X, t) > 0.5
+
+
+def test_label_types_a_classifier_cannot_take_are_named(digits_small):
+    X, y = digits_small
+    X, y = X[:64], y[:64]
+    with pytest.raises(TypeError, match="LabelEncoder"):
+        make_net(max_epochs=1).fit(X, np.array(["a", "b"])[y % 2])
+    net = make_net(max_epochs=1, module__n_out=2).fit(X, (y % 2).astype(bool))  # 0 and 1
+    assert set(net.predict(X)) <= {0, 1}
