@@ -4,11 +4,29 @@ looking like a classifier or a regressor as its inner net does."""
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from sklearn.utils import TransformerTags, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import check_finite
+
 __all__ = ["PrunedNetMixin"]
+
+
+def _check_input(est, X):
+    """What scikit-learn checks at predict time: finite values, the fitted feature count."""
+    check_is_fitted(est, "estimator_")
+    if isinstance(X, (np.ndarray, torch.Tensor)):
+        check_finite(X, "X")
+        n = getattr(est, "n_features_in_", None)
+        if n is not None and X.ndim == 2 and X.shape[1] != n:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(est).__name__} was fitted on {n}; "
+                "pass data with the training data's columns."
+            )
+    return X
 
 
 def _net_has(attr):
@@ -48,7 +66,7 @@ class PrunedNetMixin:
         -------
         y_pred : ndarray
         """
-        check_is_fitted(self, "estimator_")
+        X = _check_input(self, X)
         return self.estimator_.predict(X)
 
     @available_if(_net_has("predict_proba"))
@@ -64,7 +82,7 @@ class PrunedNetMixin:
         -------
         proba : ndarray of shape (n_samples, n_outputs)
         """
-        check_is_fitted(self, "estimator_")
+        X = _check_input(self, X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_net_has("predict_proba"))
@@ -83,7 +101,7 @@ class PrunedNetMixin:
         -------
         Xt : ndarray of shape (n_samples, n_outputs)
         """
-        check_is_fitted(self, "estimator_")
+        X = _check_input(self, X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_net_has("score"))
@@ -103,7 +121,7 @@ class PrunedNetMixin:
         -------
         score : float
         """
-        check_is_fitted(self, "estimator_")
+        X = _check_input(self, X)
         return self.estimator_.score(X, y, **kwargs)
 
     @property

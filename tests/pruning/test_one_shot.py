@@ -199,6 +199,19 @@ def test_bad_estimator_and_data():
         GlobalOneShotPruner(make_clf()).fit(X, y[:100])
 
 
+def test_predict_checks_its_input_like_scikit_learn():
+    pruner = GlobalOneShotPruner(make_clf(), sparsity=0.5).fit(X, y)
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    for method in ("predict", "predict_proba", "transform"):
+        with pytest.raises(ValueError, match="`X` contains NaN"):
+            getattr(pruner, method)(X_nan)
+        with pytest.raises(ValueError, match="X has 5 features, but GlobalOneShotPruner was"):
+            getattr(pruner, method)(X[:, :5])
+    with pytest.raises(ValueError, match="X has 5 features"):
+        pruner.score(X[:, :5], y)
+
+
 def test_non_finite_weights():
     net = make_clf().fit(X, y)
     with torch.no_grad():
