@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
+import math
+import os
 import sys
 import time
 import warnings
@@ -17,6 +20,94 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["main", "build_parser"]
+
+_DEFAULT_MODEL = "sparselimit.training:MLP"  # with --hidden widths
+_MOMENTUM = 0.9  # of the SGD optimiser
+_TEST_SIZE = 0.25  # held-out fraction of the data
+# Options whose default depends on --quick, as (default, quick default). They are None in the
+# parser so that an option the user gave is told from one left out: --quick only fills the latter.
+_RUN_DEFAULTS = {
+    "epochs": (60, 3),
+    "n_probes": (2, 1),
+    "lanczos_steps": ("auto", 8),
+    "fine_tune_epochs": (5, 1),
+}
+
+
+class _UsageError(Exception):
+    """A bad option value or input file found after parsing, e.g. a missing data file.
+
+    :func:`main` reports it as argparse reports a bad option: one line on stderr, exit status 2.
+    Anything else raised while running is a bug, not the user's, and keeps its traceback.
+    """
+
+
+def _positive_int(text: str) -> int:
+    return _checked_int(text, 1, "a positive integer")
+
+
+def _non_negative_int(text: str) -> int:
+    return _checked_int(text, 0, "a non-negative integer")
+
+
+def _seed(text: str) -> int:
+    # numpy's seeds (the split, the probes) are 32-bit
+    return _checked_int(text, 0, "an integer from 0 to 2**32 - 1", high=2**32 - 1)
+
+
+def _checked_int(text: str, low: int, what: str, high: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    return _checked_float(text, lambda v: v > 0, "a positive number")
+
+
+def _non_negative_float(text: str) -> float:
+    return _checked_float(text, lambda v: v >= 0, "a non-negative number")
+
+
+def _checked_float(text: str, ok, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+    return value
+
+
+def _steps(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto' or a positive integer; got {text!r}"
+        ) from None
+
+
+def _device(text: str) -> str:
+    import torch
+
+    try:
+        # an allocation, not just torch.device(text): it also fails where the device is named
+        # right but absent (cuda on a CPU-only build or machine), before any training
+        if torch.empty(0, device=torch.device(text)).is_meta:
+            raise RuntimeError("the meta device holds no data")
+    except (RuntimeError, AssertionError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a torch device this machine can use ({reason})"
+        ) from None
+    return text
 
 
 def _float_list(text: str) -> list[float]:
@@ -31,13 +122,16 @@ def _float_list(text: str) -> list[float]:
     return sorted(set(values))
 
 
-def _int_list(text: str) -> list[int]:
+def _width_list(text: str) -> list[int]:
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers; got {text!r}"
         ) from exc
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive integers; got {text!r}")
+    return values
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -76,73 +170,157 @@ def build_parser() -> argparse.ArgumentParser:
         help="a torch.nn.Module class built as CLASS(n_features=..., n_outputs=...) and "
         "returning logits; default: sparselimit.training.MLP",
     )
-    data.add_argument("--hidden", type=_int_list, default=[128], help="MLP hidden widths")
+    data.add_argument(
+        "--hidden",
+        type=_width_list,
+        default=None,
+        help="hidden widths of the default MLP, not with --model (default: 128)",
+    )
     train = parser.add_argument_group("training")
-    train.add_argument("--l1-alpha", type=float, default=1e-4, help="summed L1 penalty weight")
-    train.add_argument("--epochs", type=int, default=60, help="training epochs")
-    train.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
-    train.add_argument("--batch-size", type=int, default=64, help="training batch size")
+    train.add_argument(
+        "--l1-alpha", type=_non_negative_float, default=1e-4, help="summed L1 penalty weight"
+    )
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="training epochs (default: 60; --quick: 3)",
+    )
+    train.add_argument(
+        "--lr", type=_positive_float, default=0.05, help="SGD learning rate (momentum 0.9)"
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="training batch size")
     limit = parser.add_argument_group("limit and sweep")
-    limit.add_argument("--n-probes", type=int, default=2, help="SLQ probes")
+    limit.add_argument(
+        "--n-probes", type=_positive_int, default=None, help="SLQ probes (default: 2; --quick: 1)"
+    )
     limit.add_argument(
         "--lanczos-steps",
-        default="auto",
-        help="Lanczos steps per probe, or 'auto' to stop once the predicted limit converged",
+        type=_steps,
+        default=None,
+        help="Lanczos steps per probe, or 'auto' to stop once the predicted limit converged "
+        "(default: auto; --quick: 8)",
     )
     limit.add_argument(
         "--sparsities",
         type=_float_list,
         default=None,
-        help="comma-separated sweep points; default: 0 to 0.99 in steps of 0.01",
+        help="comma-separated sweep points (default: 0 to 0.99 in steps of 0.01; --quick: 0.05)",
     )
     limit.add_argument(
-        "--tolerance", type=float, default=0.01, help="accuracy drop allowed by the first_drop rule"
+        "--tolerance",
+        type=_non_negative_float,
+        default=0.01,
+        help="accuracy drop allowed by the first_drop rule",
     )
     limit.add_argument(
         "--fine-tune-epochs",
-        type=int,
-        default=5,
+        type=_non_negative_int,
+        default=None,
         help="also measure the curve with each pruned net retrained this many epochs, masks "
-        "enforced (the theory predicts whether the kept weights can be re-fitted); 0 skips it",
+        "enforced (the theory predicts whether the kept weights can be re-fitted); 0 skips it "
+        "(default: 5; --quick: 1)",
     )
     run = parser.add_argument_group("run")
     run.add_argument("--output-dir", default="sparselimit-report", help="where to write results")
-    run.add_argument("--seed", type=int, default=0, help="seed of data split, init and probes")
-    run.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    run.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of data split, init and probes",
+    )
+    run.add_argument("--device", type=_device, default="cpu", help="torch device, e.g. cpu or cuda")
     run.add_argument(
         "--threads",
-        type=int,
+        type=_positive_int,
         default=1,
         help="torch CPU threads; small MLPs run fastest on one (several times faster than two "
         "on a 2-core machine), large conv nets want more",
     )
     run.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
-    run.add_argument("--quick", action="store_true", help="a few-second smoke run")
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few-second smoke run: the '--quick:' defaults above; options given explicitly "
+        "keep their values",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return parser
 
 
-def _load_model_class(spec: str | None):
-    if spec is None:
-        from .training import MLP
+def _apply_defaults(args) -> None:
+    """Fill in the options left out (None), with --quick's values in quick mode."""
+    for name, (default, quick) in _RUN_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else default)
+    if args.sparsities is None:
+        step = 0.05 if args.quick else 0.01
+        args.sparsities = np.round(np.arange(0.0, 1.0, step), 4).tolist()
+    if args.model is not None and args.hidden is not None:
+        raise _UsageError(
+            "argument --hidden: sets the widths of the default MLP and cannot be combined with "
+            f"--model {args.model}; give the widths to your model class instead"
+        )
+    if args.model is None and args.hidden is None:
+        args.hidden = [128]
 
-        return MLP
+
+def _load_model_class(spec: str):
+    """The class named by --model, checked to be an nn.Module built from the data's shape."""
+    from torch import nn
+
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise SystemExit(f"--model must look like 'package.module:Class'; got {spec!r}")
+        raise _UsageError(f"argument --model: must look like 'package.module:Class'; got {spec!r}")
     try:
-        return getattr(importlib.import_module(module_name), attr)
+        model_cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise SystemExit(f"--model {spec!r} could not be imported: {exc}") from exc
+        raise _UsageError(f"argument --model: {spec!r} could not be imported: {exc}") from exc
+    if not (isinstance(model_cls, type) and issubclass(model_cls, nn.Module)):
+        raise _UsageError(f"argument --model: {spec!r} is not a torch.nn.Module class")
+    # checked on the signature rather than by building one: a build runs the user's code, and
+    # its own TypeErrors would be taken for a wrong signature
+    try:
+        inspect.signature(model_cls).bind(n_features=1, n_outputs=1)
+    except TypeError as exc:
+        raise _UsageError(
+            f"argument --model: {spec!r} must be built as {attr}(n_features=..., "
+            f"n_outputs=...): {exc}"
+        ) from None
+    except ValueError:  # no signature to read (a C extension): the build will tell
+        pass
+    return model_cls
 
 
-def _make_net(args, task):
+def _load_data(args):
+    from .datasets import load_task
+
+    try:
+        return load_task(args.dataset, test_size=_TEST_SIZE, random_state=args.seed)
+    except (ValueError, TypeError, OSError) as exc:  # a bad name, file or file content
+        raise _UsageError(f"argument --dataset: {exc}") from exc
+
+
+def _output_dir(text: str) -> Path:
+    """--output-dir, created and checked writable now rather than when the report is due."""
+    out_dir = Path(text)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(
+            f"argument --output-dir: cannot create {text!r}: {exc.strerror or exc}"
+        ) from exc
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise _UsageError(f"argument --output-dir: {text!r} is not writable")
+    return out_dir
+
+
+def _make_net(args, task, model_cls):
     import torch
     from torch import nn
 
     from .training import EpochProgressBar, L1RegularizedClassifier
 
-    model_cls = _load_model_class(args.model)
     module_kwargs = {"module__n_features": task.n_features, "module__n_outputs": task.n_classes}
     if args.model is None:
         module_kwargs["module__hidden"] = tuple(args.hidden)
@@ -150,7 +328,7 @@ def _make_net(args, task):
         model_cls,
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
+        optimizer__momentum=_MOMENTUM,
         lr=args.lr,
         l1_alpha=args.l1_alpha,
         max_epochs=args.epochs,
@@ -178,10 +356,13 @@ def _print_table(rows, out=None):
 
 
 def run(args) -> dict:
-    """Run the main job for parsed ``args``; returns the report written to report.json."""
+    """Run the main job for parsed ``args``; returns the report written to report.json.
+
+    Raises ``_UsageError`` for bad inputs (the data, --model, --output-dir), all found
+    before the training starts.
+    """
     import torch
 
-    from .datasets import load_task
     from .limit import (
         LimitRegimeWarning,
         PruningLimitEstimator,
@@ -192,39 +373,31 @@ def run(args) -> dict:
     from .pruning import prune_global
     from .training import EpochProgressBar
 
-    if args.quick:
-        args.epochs = min(args.epochs, 3)
-        args.lanczos_steps = "8"
-        args.n_probes = 1
-        args.fine_tune_epochs = min(args.fine_tune_epochs, 1)
-    if args.threads < 1:
-        raise SystemExit(f"--threads must be a positive integer; got {args.threads}")
-    torch.set_num_threads(args.threads)  # an application-level choice: this process is ours
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    timings = {}
+    # every check on the user's inputs comes first: a mistake costs no training
+    _apply_defaults(args)
+    model_cls = _load_model_class(args.model or _DEFAULT_MODEL)
+    task = _load_data(args)
+    out_dir = _output_dir(args.output_dir)
 
-    task = load_task(args.dataset, random_state=args.seed)
-    net = _make_net(args, task)
+    torch.set_num_threads(args.threads)  # an application-level choice: this process is ours
+    net = _make_net(args, task, model_cls)
     start = time.perf_counter()
     # skorch initialises the module from torch's global RNG; fork it so the seed is ours alone
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         net.fit(task.X_train, task.y_train)
-    timings["training_s"] = time.perf_counter() - start
+    train_seconds = time.perf_counter() - start
     for _, callback in net.callbacks_:  # the bar is for this training, not the curve's re-fits
         if isinstance(callback, EpochProgressBar):
             callback.disable = True
 
-    steps = args.lanczos_steps if args.lanczos_steps == "auto" else int(args.lanczos_steps)
-    start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LimitRegimeWarning)
         limit = PruningLimitEstimator(
             net,
             prefit=True,
             n_probes=args.n_probes,
-            n_lanczos_steps=steps,
+            n_lanczos_steps=args.lanczos_steps,
             # the paper's 128-sample batches for epsilon, smaller on small data sets so that the
             # spread is taken over at least 8 batches
             epsilon_batch_size=int(min(128, max(8, len(task.y_train) // 8))),
@@ -236,30 +409,23 @@ def run(args) -> dict:
             print(f"note: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    timings["prediction_s"] = time.perf_counter() - start
-
-    sparsities = args.sparsities
-    if sparsities is None:
-        sparsities = np.round(np.arange(0.0, 1.0, 0.05 if args.quick else 0.01), 4).tolist()
 
     def measure(**extra):  # the same sweep, one-shot or with masked re-training
-        start = time.perf_counter()
-        measured = measure_pruning_curve(
+        return measure_pruning_curve(
             net,
             task.X_test,
             task.y_test,
-            sparsities=sparsities,
+            sparsities=args.sparsities,
             rule="first_drop",
             tolerance=args.tolerance,
             verbose=0 if args.quiet else 1,
             **extra,
         )
-        return measured, time.perf_counter() - start
 
-    curve, timings["measurement_s"] = measure()
+    curve = measure()
     retrained = None
     if args.fine_tune_epochs > 0:
-        retrained, timings["measurement_retrained_s"] = measure(
+        retrained = measure(
             fine_tune_epochs=args.fine_tune_epochs,
             X_fine_tune=task.X_train,
             y_fine_tune=task.y_train,
@@ -269,11 +435,17 @@ def run(args) -> dict:
         "dataset": task.name,
         "n_train": int(len(task.y_train)),
         "n_test": int(len(task.y_test)),
+        "classes": task.classes.tolist(),
         "l1_alpha": args.l1_alpha,
         "epochs": args.epochs,
         "seed": args.seed,
+        "config": _config(args),
         **limit_report(limit, curve, retrained_curve=retrained),
     }
+    # one number per stage: the estimator's own breakdown of the prediction and the curves'
+    # seconds come from limit_report; the estimator got the net trained ("prefit"), so its
+    # "train" is 0 and the time measured here replaces it
+    report["timings"]["train"] = train_seconds
     # PQ index of the pruned weights along the sweep (larger = sparser)
     weights = torch.cat([p.detach().flatten().cpu() for p in net.prunable_parameters()])
     order = torch.argsort(weights.abs(), stable=True)
@@ -290,10 +462,12 @@ def run(args) -> dict:
         rows.append(row)
     report["sweep"] = rows
     pruned = prune_global(net.module_, limit.pruning_limit_, copy=True).module
-    report["recall_at_predicted_limit"] = recall_distortion_report(
+    recall = recall_distortion_report(
         net, pruned, task.X_test, task.y_test, sparsity=limit.pruning_limit_
     )
-    report["timings"] = {**report.get("timings", {}), **timings}
+    # the net predicts the codes 0..n_classes-1 of load_task: report the data's own labels
+    recall["labels"] = task.classes[np.asarray(recall["labels"], dtype=np.int64)].tolist()
+    report["recall_at_predicted_limit"] = recall
 
     if not args.no_plot:
         report["plots"] = _plot(limit, curve, out_dir)
@@ -310,6 +484,31 @@ def run(args) -> dict:
             print(f"measured limit, {label:<9} ({rule}, tolerance {tol:g}): {value:.3f}")
     print(f"report: {out_dir / 'report.json'}")
     return report
+
+
+def _config(args) -> dict:
+    """The effective options of the run (after --quick), for report.json."""
+    return {
+        "dataset": args.dataset,
+        "model": args.model or _DEFAULT_MODEL,
+        "hidden": args.hidden,  # None: a --model class, built without widths
+        "l1_alpha": args.l1_alpha,
+        "epochs": args.epochs,
+        "optimizer": "SGD",
+        "lr": args.lr,
+        "momentum": _MOMENTUM,
+        "batch_size": args.batch_size,
+        "test_size": _TEST_SIZE,
+        "n_probes": args.n_probes,
+        "lanczos_steps": args.lanczos_steps,
+        "sparsities": args.sparsities,
+        "tolerance": args.tolerance,
+        "fine_tune_epochs": args.fine_tune_epochs,
+        "seed": args.seed,
+        "device": args.device,
+        "threads": args.threads,
+        "quick": args.quick,
+    }
 
 
 def _plot(limit, curve, out_dir: Path) -> list[str]:
@@ -340,6 +539,10 @@ def _jsonable(obj):
 
 def main(argv=None) -> int:
     """Entry point of ``sparselimit`` / ``python -m sparselimit``."""
-    args = build_parser().parse_args(argv)
-    run(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except _UsageError as exc:
+        parser.error(str(exc))  # exits with status 2, like a bad option value
     return 0

@@ -3,6 +3,7 @@ problems, or the user's own ``.npz`` / ``.csv`` file."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..utils import check_X_y
 __all__ = ["load_task", "TASKS"]
 
 TASKS = ("digits", "breast_cancer", "wine", "synthetic", "synthetic_hard")
+_NA = frozenset({"", "?", "na", "n/a", "nan", "null"})  # missing-value markers in a CSV, lower case
 
 
 def _bundled(name: str, random_state: int):
@@ -45,7 +47,9 @@ def _bundled(name: str, random_state: int):
 
 
 def _from_file(path: Path):
-    if path.suffix == ".npz":
+    if not path.is_file():
+        raise FileNotFoundError(f"No such data file: {str(path)!r}.")
+    if path.suffix.lower() == ".npz":
         with np.load(path) as data:
             if "X" not in data or "y" not in data:
                 raise ValueError(
@@ -53,14 +57,75 @@ def _from_file(path: Path):
                     f"it has {sorted(data.files)}."
                 )
             return data["X"], data["y"]
-    if path.suffix == ".csv":
-        table = np.genfromtxt(path, delimiter=",", dtype=np.float64)
-        if table.ndim != 2 or table.shape[1] < 2:
-            raise ValueError(f"{path} must be a numeric CSV with features then a label column.")
-        if np.isnan(table[0]).all() or np.isnan(table[0, -1]):
-            table = table[1:]  # a header row
-        return table[:, :-1], table[:, -1]
+    if path.suffix.lower() == ".csv":
+        return _read_csv(path)
     raise ValueError(f"Unsupported data file {path}: use .npz (X, y) or .csv (label last).")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path: Path):
+    """Numeric features and a label column (numbers or strings) from a CSV file.
+
+    The rows are read as text first: parsing everything as floats would turn string labels, and
+    a header, into NaN that can no longer be told from a missing value.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel writes a BOM
+        reader = csv.reader(f)
+        lines, rows = [], []
+        for row in reader:
+            if any(field.strip() for field in row):  # blank lines carry no sample
+                lines.append(reader.line_num)
+                rows.append([field.strip() for field in row])
+    if not rows:
+        raise ValueError(f"{path} holds no rows; expected features then a label column.")
+    # a header names the columns: a feature field that is text. A missing value does not make
+    # one, so that a first data row with a missing value is reported, not silently dropped.
+    if any(v.lower() not in _NA and not _is_number(v) for v in rows[0][:-1]):
+        lines, rows = lines[1:], rows[1:]
+    if not rows:
+        raise ValueError(f"{path} holds a header row but no data.")
+    n_columns = len(rows[0])
+    if n_columns < 2:
+        raise ValueError(f"{path} must hold feature columns then a label column; got 1 column.")
+    for line, row in zip(lines, rows):
+        if len(row) != n_columns:
+            raise ValueError(
+                f"{path}, line {line}: {len(row)} fields where the first row has {n_columns}."
+            )
+    # the usual spellings of "no value" (pandas' read_csv knows these, UCI files use "?")
+    missing = [
+        (line, j) for line, row in zip(lines, rows) for j, v in enumerate(row) if v.lower() in _NA
+    ]
+    if missing:
+        line, j = missing[0]
+        what = "the label" if j == n_columns - 1 else f"column {j + 1}"
+        raise ValueError(
+            f"{path}, line {line}: {what} is missing ({len(missing)} missing value(s) in all). "
+            "Fill in or drop the incomplete rows first."
+        )
+    X = np.empty((len(rows), n_columns - 1))
+    for i, (line, row) in enumerate(zip(lines, rows)):
+        for j, field in enumerate(row[:-1]):
+            try:
+                X[i, j] = float(field)
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {line}, column {j + 1}: {field!r} is not a number; the "
+                    "features must be numeric (only the last column, the label, may hold text)."
+                ) from None
+    labels = [row[-1] for row in rows]
+    if not all(_is_number(v) for v in labels):
+        return X, np.array(labels)  # class names: encoded by load_task as for a .npz file
+    y = np.array([float(v) for v in labels])
+    # "3" in a CSV is the integer 3, as it would be in a .npz file
+    return X, (y.astype(np.int64) if np.isfinite(y).all() and (y == np.round(y)).all() else y)
 
 
 def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: int = 0) -> Bunch:
@@ -73,7 +138,10 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
         ``"synthetic"`` / ``"synthetic_hard"`` (``make_classification``, 4 classes, 40
         features; the hard one has fewer informative features, less separation and 5% label
         noise), or a path to a ``.npz`` file with arrays ``X`` and ``y`` or a ``.csv`` file whose
-        last column is the label.
+        last column is the label. The CSV's features must be numbers; its labels may be
+        numbers or text (encoded like string labels from a ``.npz``); a first row with a
+        non-numeric feature field is a header and skipped; a missing value (an empty field, ``NA``,
+        ``NaN``, ``?``, ...) is an error.
     test_size : float, default=0.25
         Held-out fraction (stratified).
     random_state : int, default=0
@@ -94,7 +162,8 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
     ((133, 13), 3)
     """
     path = Path(name)
-    X, y = _from_file(path) if path.suffix in (".npz", ".csv") else _bundled(name, random_state)
+    is_file = path.suffix.lower() in (".npz", ".csv")
+    X, y = _from_file(path) if is_file else _bundled(name, random_state)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
