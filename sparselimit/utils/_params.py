@@ -7,9 +7,11 @@ operator), so that "the weights" always mean the same tensors in the same order.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 
 from torch import nn
+from torch.nn.utils import parametrize
 
 __all__ = ["select_prunable", "net_selection"]
 
@@ -99,11 +101,26 @@ def select_prunable(
             if p.requires_grad and any(r.search(name) for r in include_re)
         }
     else:
-        chosen = {}
+        chosen, parametrized = {}, []
         for mod_name, mod in module.named_modules():
+            if not isinstance(mod, _DEFAULT_LAYERS):
+                continue
+            if parametrize.is_parametrized(mod, "weight"):
+                parametrized.append(mod_name or type(mod).__name__)
+                continue
             weight = getattr(mod, "weight", None)
-            if isinstance(mod, _DEFAULT_LAYERS) and isinstance(weight, nn.Parameter):
+            if isinstance(weight, nn.Parameter):
                 chosen[f"{mod_name}.weight" if mod_name else "weight"] = weight
+        if parametrized:
+            # the weight is computed from other tensors (weight_norm, spectral_norm ...):
+            # zeroing them would not zero the weight, so these layers are not pruned
+            warnings.warn(
+                f"Layers {parametrized[:5]} have a parametrized weight "
+                "(torch.nn.utils.parametrize) and are not prunable; remove the parametrization "
+                "first (parametrize.remove_parametrizations(layer, 'weight')) to prune them.",
+                UserWarning,
+                stacklevel=2,
+            )
         # keep named_parameters order (and its de-duplication of shared tensors)
         order = [name for name, _ in module.named_parameters()]
         chosen = {name: chosen[name] for name in order if name in chosen}

@@ -53,3 +53,12 @@ def test_bad_pattern_and_bad_module():
         select_prunable(Odd(), include="(")
     with pytest.raises(TypeError, match="torch.nn.Module"):
         select_prunable("not a module")
+
+
+def test_parametrized_weights_are_named_not_silently_skipped():
+    from torch.nn.utils.parametrizations import weight_norm
+
+    net = nn.Sequential(weight_norm(nn.Linear(4, 3)), nn.ReLU(), nn.Linear(3, 2))
+    with pytest.warns(UserWarning, match=r"\['0'\] have a parametrized weight"):
+        chosen = select_prunable(net)
+    assert list(chosen) == ["2.weight"]
