@@ -82,32 +82,15 @@ def test_fine_tuning_keeps_the_mask_and_helps(fitted_net, data):
     X, y = data
     before = _state(fitted_net)
     one_shot = measure_pruning_curve(fitted_net, X, y, sparsities=[0.0, 0.8, 0.9])
-    tuned = measure_pruning_curve(
-        fitted_net,
-        X,
-        y,
-        sparsities=[0.0, 0.8, 0.9],
-        fine_tune_epochs=3,
-        random_state=0,
-        X_fine_tune=X,
-        y_fine_tune=y,
-    )
+    retrain = dict(fine_tune_epochs=3, random_state=0, X_fine_tune=X, y_fine_tune=y)
+    tuned = measure_pruning_curve(fitted_net, X, y, sparsities=[0.0, 0.8, 0.9], **retrain)
     assert tuned.fine_tune_epochs == 3
     assert tuned.dense_score == tuned.scores[0]  # the retrained dense net is the reference
     with pytest.warns(UserWarning, match="X_fine_tune"):  # retrains on the scored data
         added = measure_pruning_curve(fitted_net, X, y, sparsities=[0.8], fine_tune_epochs=1)
     assert list(added.sparsities) == [0.0, 0.8]
     assert tuned.scores[-1] >= one_shot.scores[-1] - 0.02
-    tuned2 = measure_pruning_curve(
-        fitted_net,
-        X,
-        y,
-        sparsities=[0.0, 0.8, 0.9],
-        fine_tune_epochs=3,
-        random_state=0,
-        X_fine_tune=X,
-        y_fine_tune=y,
-    )
+    tuned2 = measure_pruning_curve(fitted_net, X, y, sparsities=[0.0, 0.8, 0.9], **retrain)
     np.testing.assert_allclose(tuned.scores, tuned2.scores)  # seeded
     after = _state(fitted_net)
     assert all(torch.equal(before[k], after[k]) for k in before)
