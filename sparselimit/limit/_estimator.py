@@ -103,14 +103,15 @@ def _default_estimator(X, y, random_state):
 def _check_default_regressor(net, y):
     """The default regressor's fixed SGD step suits targets of about unit scale; say so when
     it diverged rather than reporting NaN weights."""
-    finite = all(bool(torch.isfinite(p).all()) for p in net.module_.parameters())
-    if not finite:
+    try:
+        check_weights_finite(dict(net.module_.named_parameters()))
+    except ValueError as exc:
         raise ValueError(
             "The default regressor (estimator=None: SGD with lr=0.05) diverged on y with "
             f"standard deviation {float(np.std(y)):.4g} and mean {float(np.mean(y)):.4g}. "
             "Standardise y (e.g. with sklearn.preprocessing.StandardScaler) or pass your own "
             "estimator."
-        )
+        ) from exc
 
 
 def _is_skorch(obj) -> bool:
@@ -469,110 +470,114 @@ class PruningLimitEstimator(BaseEstimator):
         # skorch's DataLoaders draw a seed from the global RNG on every pass, even unshuffled;
         # the user's global RNG stays where it was (training above is the user's to seed)
         with torch.random.fork_rng(devices=[]):
-            t_total = time.perf_counter()
-
-            module = resolve_module(net)
-            include, exclude = self._selection(net)
-            prunable = select_prunable(module, include, exclude)
-            check_weights_finite(prunable, where=f"the fitted {type(net).__name__}")
-            names = list(prunable)
-            D = int(sum(p.numel() for p in prunable.values()))
-            if self.spectrum == "exact" and D > EXACT_MAX_PARAMS:
-                raise ValueError(
-                    f'spectrum="exact" builds a dense {D}x{D} Hessian; it is meant for networks '
-                    f"with at most {EXACT_MAX_PARAMS} prunable weights. Use spectrum='slq' (the "
-                    "default) for this network."
-                )
-
-            # epsilon and the loss at w*
-            t = time.perf_counter()
-            if isinstance(self.epsilon, str):
-                eps, loss, _ = batch_loss_std(net, X, y, self.epsilon_batch_size)
-                if not eps > 0:
-                    raise ValueError(
-                        "epsilon='batch_std' is 0: every batch has the same loss (a perfectly "
-                        "fitted net, a single class, or constant data). Check y, or pass "
-                        "`epsilon` as a positive float."
-                    )
-            else:
-                eps = float(self.epsilon)
-                loss = data_loss(net, X, y)
-            timings["epsilon"] = time.perf_counter() - t
-            self._log(f"epsilon={eps:.4g} (loss {loss:.4g})")
-
-            # radius curve: one sort of |w*|
-            t = time.perf_counter()
-            radius = RadiusCurve([p.detach() for p in prunable.values()])
-            timings["radius"] = time.perf_counter() - t
-
-            # spectrum
-            t = time.perf_counter()
-            Xh, yh = self._hessian_data(net, X, y, gen)
-
-            def loss_fn(y_pred, y_true):
-                return net.get_loss(y_pred, y_true, training=False)
-
-            self._limit_by_step = []
-            self._error_by_step = []
-            if self.spectrum == "exact":
-                op = HessianOperator(
-                    module,
-                    loss_fn,
-                    Xh,
-                    yh,
-                    params=names,
-                    batch_size=self.batch_size,
-                    dtype=torch.float64,
-                )
-                H = dense_hessian(op)
-                spec = exact_spectrum(H, deflate_zero_rows=self.deflate_zero_rows)
-            else:
-                spec = self._slq(module, loss_fn, Xh, yh, names, radius, eps, gen)
-            timings["spectrum"] = time.perf_counter() - t
-            self._log(f"spectrum: {int(np.max(spec.n_steps))} steps in {timings['spectrum']:.2f}s")
-
-            # solve
-            t = time.perf_counter()
-            width = GaussianWidth(
-                spec.nodes, spec.weights, spec.zero_row_fraction, self.negative_eigenvalues
-            )
-            limit = solve_pruning_limit(radius, width, eps)
-            probe_limits = np.atleast_1d(solve_pruning_limit(radius, width, eps, per_probe=True))
-            slack = akf_slack(D, self.eta)
-            lo = np.min(solve_pruning_limit(radius, width, eps, offset=-slack, per_probe=True))
-            hi = np.max(solve_pruning_limit(radius, width, eps, offset=slack, per_probe=True))
-            jensen = _solve_jensen(radius, width, eps)
-            timings["solve"] = time.perf_counter() - t
-            timings["total"] = time.perf_counter() - t_total
-
-            self.estimator_ = net
-            self.n_params_ = D
-            self.param_names_ = names
-            self.epsilon_ = eps
-            self.loss_ = loss
-            self.spectrum_ = spec
-            self.zero_row_fraction_ = float(spec.zero_row_fraction)
-            self.n_lanczos_steps_ = int(np.max(spec.n_steps))
-            self.pruning_limit_ = float(limit)
-            self.keep_ratio_ = 1.0 - self.pruning_limit_
-            self.pruning_limit_interval_ = (float(min(lo, limit)), float(max(hi, limit)))
-            self.probe_limits_ = probe_limits
-            self.sharpness_ = float(_mean_trace(spec))
-            self.jensen_limit_ = float(jensen)
-            self.radius_curve_ = radius.grid(201)
-            r_grid = np.unique(
-                np.concatenate([self.radius_curve_[1], np.linspace(0.0, radius(1.0), 101)])
-            )
-            self.width_curve_ = (r_grid, width(r_grid, eps))
-            self._radius = radius
-            self._width = width
-            self.timings_ = timings
-            self.diagnostics_ = self._diagnose(net, spec, width, radius, eps, loss, slack)
-            self._log(
-                f"pruning limit {self.pruning_limit_:.4f} "
-                f"[{self.pruning_limit_interval_[0]:.4f}, {self.pruning_limit_interval_[1]:.4f}]"
-            )
+            self._fit_limit(net, X, y, gen, timings)
         return self
+
+    def _fit_limit(self, net, X, y, gen, timings):
+        """Everything after training: epsilon, R(rho), the spectrum, the limit."""
+        t_total = time.perf_counter()
+
+        module = resolve_module(net)
+        include, exclude = self._selection(net)
+        prunable = select_prunable(module, include, exclude)
+        check_weights_finite(prunable, where=f"the fitted {type(net).__name__}")
+        names = list(prunable)
+        D = int(sum(p.numel() for p in prunable.values()))
+        if self.spectrum == "exact" and D > EXACT_MAX_PARAMS:
+            raise ValueError(
+                f'spectrum="exact" builds a dense {D}x{D} Hessian; it is meant for networks '
+                f"with at most {EXACT_MAX_PARAMS} prunable weights. Use spectrum='slq' (the "
+                "default) for this network."
+            )
+
+        # epsilon and the loss at w*
+        t = time.perf_counter()
+        if isinstance(self.epsilon, str):
+            eps, loss, _ = batch_loss_std(net, X, y, self.epsilon_batch_size)
+            if not eps > 0:
+                raise ValueError(
+                    "epsilon='batch_std' is 0: every batch has the same loss (a perfectly "
+                    "fitted net, a single class, or constant data). Check y, or pass "
+                    "`epsilon` as a positive float."
+                )
+        else:
+            eps = float(self.epsilon)
+            loss = data_loss(net, X, y)
+        timings["epsilon"] = time.perf_counter() - t
+        self._log(f"epsilon={eps:.4g} (loss {loss:.4g})")
+
+        # radius curve: one sort of |w*|
+        t = time.perf_counter()
+        radius = RadiusCurve([p.detach() for p in prunable.values()])
+        timings["radius"] = time.perf_counter() - t
+
+        # spectrum
+        t = time.perf_counter()
+        Xh, yh = self._hessian_data(net, X, y, gen)
+
+        def loss_fn(y_pred, y_true):
+            return net.get_loss(y_pred, y_true, training=False)
+
+        self._limit_by_step = []
+        self._error_by_step = []
+        if self.spectrum == "exact":
+            op = HessianOperator(
+                module,
+                loss_fn,
+                Xh,
+                yh,
+                params=names,
+                batch_size=self.batch_size,
+                dtype=torch.float64,
+            )
+            H = dense_hessian(op)
+            spec = exact_spectrum(H, deflate_zero_rows=self.deflate_zero_rows)
+        else:
+            spec = self._slq(module, loss_fn, Xh, yh, names, radius, eps, gen)
+        timings["spectrum"] = time.perf_counter() - t
+        self._log(f"spectrum: {int(np.max(spec.n_steps))} steps in {timings['spectrum']:.2f}s")
+
+        # solve
+        t = time.perf_counter()
+        width = GaussianWidth(
+            spec.nodes, spec.weights, spec.zero_row_fraction, self.negative_eigenvalues
+        )
+        limit = solve_pruning_limit(radius, width, eps)
+        probe_limits = np.atleast_1d(solve_pruning_limit(radius, width, eps, per_probe=True))
+        slack = akf_slack(D, self.eta)
+        lo = np.min(solve_pruning_limit(radius, width, eps, offset=-slack, per_probe=True))
+        hi = np.max(solve_pruning_limit(radius, width, eps, offset=slack, per_probe=True))
+        jensen = _solve_jensen(radius, width, eps)
+        timings["solve"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t_total
+
+        self.estimator_ = net
+        self.n_params_ = D
+        self.param_names_ = names
+        self.epsilon_ = eps
+        self.loss_ = loss
+        self.spectrum_ = spec
+        self.zero_row_fraction_ = float(spec.zero_row_fraction)
+        self.n_lanczos_steps_ = int(np.max(spec.n_steps))
+        self.pruning_limit_ = float(limit)
+        self.keep_ratio_ = 1.0 - self.pruning_limit_
+        self.pruning_limit_interval_ = (float(min(lo, limit)), float(max(hi, limit)))
+        self.probe_limits_ = probe_limits
+        self.sharpness_ = float(_mean_trace(spec))
+        self.jensen_limit_ = float(jensen)
+        self.radius_curve_ = radius.grid(201)
+        r_grid = np.unique(
+            np.concatenate([self.radius_curve_[1], np.linspace(0.0, radius(1.0), 101)])
+        )
+        self.width_curve_ = (r_grid, width(r_grid, eps))
+        self._radius = radius
+        self._width = width
+        self.timings_ = timings
+        self.diagnostics_ = self._diagnose(net, spec, width, radius, eps, loss, slack)
+        self._log(
+            f"pruning limit {self.pruning_limit_:.4f} "
+            f"[{self.pruning_limit_interval_[0]:.4f}, {self.pruning_limit_interval_[1]:.4f}]"
+        )
 
     def _slq(self, module, loss_fn, Xh, yh, names, radius, eps, gen):
         op = HessianOperator(module, loss_fn, Xh, yh, params=names, batch_size=self.batch_size)
