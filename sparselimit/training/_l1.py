@@ -181,8 +181,6 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
 
     def get_dataset(self, X, y=None):
         labels = _as_array(y)
-        if isinstance(labels, np.ndarray) and labels.dtype.kind == "b":
-            labels = labels.astype(np.int64)  # False, True: the classes 0 and 1
         if isinstance(labels, np.ndarray) and labels.dtype.kind in "OUS":
             raise TypeError(
                 "y of a skorch classifier holds class indices 0..n_classes-1 (integers); got "
@@ -192,7 +190,8 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
         return super().get_dataset(X, labels)
 
     def _match_target(self, y_pred, y_true):
-        # class indices as scikit-learn accepts them: any integer dtype, shape (n,) or (n, 1);
+        # class indices as scikit-learn accepts them: any integer or bool dtype, shape (n,) or
+        # (n, 1);
         # the losses want int64 of shape (n,)
         if isinstance(y_true, torch.Tensor) and not y_true.is_floating_point():
             if y_true.ndim == 2 and y_true.shape[1] == 1:
