@@ -190,9 +190,8 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
         return super().get_dataset(X, labels)
 
     def _match_target(self, y_pred, y_true):
-        # class indices as scikit-learn accepts them: any integer or bool dtype, shape (n,) or
-        # (n, 1);
-        # the losses want int64 of shape (n,)
+        # class indices as scikit-learn accepts them: any integer or bool dtype, shape (n,)
+        # or (n, 1); the losses want int64 of shape (n,)
         if isinstance(y_true, torch.Tensor) and not y_true.is_floating_point():
             if y_true.ndim == 2 and y_true.shape[1] == 1:
                 y_true = y_true.reshape(-1)
