@@ -123,6 +123,9 @@ def attach_block_attention(layer: nn.Module, block_size) -> BlockAttention:
             "before adding block attention."
         )
     par = BlockAttention(layer.weight.shape, block_size).to(layer.weight.device)
+    # torch moves the weight out of ``layer._parameters``; remember where it stood so that
+    # folding can put it back there (see ``_restore_parameter_order``)
+    par._parameter_order = tuple(layer._parameters)
     parametrize.register_parametrization(layer, "weight", par)
     return par
 
@@ -151,12 +154,29 @@ def get_block_attention(layer: nn.Module) -> BlockAttention | None:
     return None
 
 
+def _restore_parameter_order(layer: nn.Module, order) -> None:
+    """Put ``layer``'s own parameters back in ``order``; the others keep theirs, after them.
+
+    ``remove_parametrizations`` re-registers the weight at the end of ``layer._parameters``, so
+    a Linear layer would list ``bias`` before ``weight`` in ``named_parameters()``,
+    ``state_dict()`` and optimizer groups built from them. The dict is reordered in place (the
+    parameter objects, and the dict itself, keep their identity).
+    """
+    params = layer._parameters
+    items = [(n, params[n]) for n in order if n in params]
+    items += [(n, p) for n, p in params.items() if n not in order]
+    params.clear()
+    params.update(items)
+
+
 def fold_block_attention(layer: nn.Module) -> torch.Tensor | None:
     """Fold ``A * mask`` into ``layer.weight`` and remove the parametrization (in place).
 
     The weight parameter keeps its identity (optimizers still point at it); the layer gets its
-    original class back. Returns the element-level bool mask of the weight (True = kept), or
-    None when the layer had no block attention.
+    original class back, with its parameters in their original order (``weight`` before
+    ``bias`` for torch's layers, as in ``named_parameters()`` and ``state_dict()`` of a fresh
+    layer). Returns the element-level bool mask of the weight (True = kept), or None when the
+    layer had no block attention.
 
     Examples
     --------
@@ -181,6 +201,9 @@ def fold_block_attention(layer: nn.Module) -> torch.Tensor | None:
     with torch.no_grad():
         mask = expand_blocks(par.mask, par.block_size).reshape(par.weight_shape).clone()
     parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
+    # a parametrization attached by an older version has no recorded order; torch layers
+    # define ``weight`` first
+    _restore_parameter_order(layer, getattr(par, "_parameter_order", ("weight",)))
     with torch.no_grad():  # exact zeros even if W held inf/nan in a pruned block
         layer.weight.masked_fill_(~mask.to(layer.weight.device), 0.0)
     return mask

@@ -89,7 +89,8 @@ class SequentialAttentionPP(Callback):
     Notes
     -----
     While training, the weights live in ``layer.parametrizations.weight.original`` (torch's
-    parametrization API); optimizer parameter groups keyed on ``'...weight'`` names and
+    parametrization API, listed after the layer's other parameters; the export restores the
+    original order); optimizer parameter groups keyed on ``'...weight'`` names and
     ``L1RegularizedClassifier``'s penalty do not see them — use a plain skorch net (or
     ``l1_alpha=0``). LR-scheduler callbacks holding the old optimizer are not re-bound.
 

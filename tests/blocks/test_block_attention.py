@@ -150,3 +150,33 @@ def test_bsr_inference_matches_dense():
     x = torch.randn(7, 64)
     torch.testing.assert_close(sparse(x), net(x), rtol=1e-5, atol=1e-5)
     assert type(to_bsr_inference(net, 8, max_density=0.05)[0]) is nn.Linear
+
+
+class _BiasFirst(nn.Module):
+    """A layer that defines its bias before its weight (as some third-party layers do)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(4))
+        self.weight = nn.Parameter(torch.randn(4, 4))
+        self.scale = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return x @ self.weight.T * self.scale + self.bias
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: nn.Linear(8, 4), lambda: nn.Conv2d(2, 4, 2), _BiasFirst],
+    ids=["linear", "conv", "bias_first"],
+)
+def test_fold_keeps_the_parameter_order_and_objects(make):
+    layer = make()
+    before = list(layer.named_parameters())
+    keys = list(layer.state_dict())
+    attach_block_attention(layer, 2)
+    fold_block_attention(layer)
+    after = list(layer.named_parameters())
+    assert [n for n, _ in after] == [n for n, _ in before]
+    assert all(p is q for (_, p), (_, q) in zip(after, before))  # same objects, same order
+    assert list(layer.state_dict()) == keys

@@ -157,3 +157,13 @@ def test_conv_layers_are_block_sparsified_through_the_matrix_view():
     kept = sp.block_masks_["2.weight"].repeat_interleave(4, 0).repeat_interleave(8, 1)
     assert bool((w[~kept] == 0).all())
     assert type(sp.estimator_.module_[2]) is nn.Conv2d
+
+
+def test_sparsified_net_keeps_the_parameter_and_state_dict_order():
+    X, y = _data(n=64)
+    sp = BlockSparsifier(_net(), sparsity=0.5, block_size=4, **SCHED).fit(X, y)
+    module = sp.estimator_.module_
+    fresh = _net().initialize().module_
+    assert list(sp.block_masks_) == ["0.weight", "2.weight"]  # two layers were wrapped
+    assert [n for n, _ in module.named_parameters()] == [n for n, _ in fresh.named_parameters()]
+    assert list(module.state_dict()) == list(fresh.state_dict())
