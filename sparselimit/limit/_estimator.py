@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..curvature import HessianOperator
 from ..spectral import slq_spectrum
-from ..training import MLP, L1RegularizedClassifier, L1RegularizedRegressor
+from ..training._default import _check_default_regressor, _default_estimator
 from ..utils import (
     check_weights_finite,
     check_X_y,
@@ -51,67 +51,6 @@ AUTO_PATIENCE = 6
 EPSILON_OVER_LOSS_MIN = 1e-3
 NEGATIVE_MASS_MAX = 0.1
 EXACT_MAX_PARAMS = 10_000
-
-
-def _default_estimator(X, y, random_state):
-    """The network used when ``estimator=None`` (see the class docstring)."""
-    from sklearn.utils.multiclass import type_of_target
-    from torch import nn
-
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(
-            f"With estimator=None, X must be a 2-D array (n_samples, n_features); got shape "
-            f"{X.shape}. Pass your own skorch net as `estimator` for other inputs."
-        )
-    X = X.astype(np.float32)
-    y = np.asarray(y)
-    common = dict(
-        l1_alpha=1e-4,
-        optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
-        lr=0.05,
-        max_epochs=60,
-        batch_size=64,
-        train_split=None,
-        verbose=0,
-        module__hidden=(32,),
-        module__n_features=X.shape[1],
-    )
-    # a floating target is a regression target, even when its values are whole numbers
-    # (load_diabetes): guessing classes from the values would make one class per value
-    if y.dtype.kind == "f" or type_of_target(y) in ("continuous", "continuous-multioutput"):
-        y = y.astype(np.float32).reshape(len(y), -1)
-        net = L1RegularizedRegressor(
-            MLP, module__n_outputs=y.shape[1], criterion=nn.MSELoss, **common
-        )
-        classes = None
-    else:
-        classes, y = np.unique(y.reshape(len(y), -1) if y.ndim == 2 else y, return_inverse=True)
-        y = y.reshape(-1).astype(np.int64)
-        if len(classes) < 2:
-            raise ValueError(
-                f"y holds a single class ({classes[0]!r}); a classifier needs at least two. "
-                "Pass labels of two or more classes, or a floating y for regression."
-            )
-        net = L1RegularizedClassifier(
-            MLP, module__n_outputs=len(classes), criterion=nn.CrossEntropyLoss, **common
-        )
-    return net, X, y, classes
-
-
-def _check_default_regressor(net, y):
-    """The default regressor's fixed SGD step suits targets of about unit scale; say so when
-    it diverged rather than reporting NaN weights."""
-    try:
-        check_weights_finite(dict(net.module_.named_parameters()))
-    except ValueError as exc:
-        raise ValueError(
-            "The default regressor (estimator=None: SGD with lr=0.05) diverged on y with "
-            f"standard deviation {float(np.std(y)):.4g} and mean {float(np.mean(y)):.4g}. "
-            "Standardise y (e.g. with sklearn.preprocessing.StandardScaler) or pass your own "
-            "estimator."
-        ) from exc
 
 
 def _is_skorch(obj) -> bool:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from numbers import Integral, Real
 
+import numpy as np
 import torch
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from ..training import MaskEnforcer
+from ..training._default import _check_default_regressor, _default_estimator, _default_input
 from ..utils import (
     PrunedNetMixin,
     check_weights_finite,
@@ -19,6 +26,7 @@ from ..utils import (
     resolve_module,
     select_prunable,
 )
+from ..utils._meta import _check_input, _net_has
 from ._global import _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
@@ -46,6 +54,34 @@ def _check_net_fitted(est) -> None:
         )
 
 
+@contextlib.contextmanager
+def _seeded(random_state):
+    """Seed torch's global RNG (module init, shuffling) for the block, then restore it."""
+    if random_state is None:
+        yield
+        return
+    if isinstance(random_state, Integral):
+        seed = int(random_state)
+    else:  # a RandomState: draw the torch seed from it, as scikit-learn estimators do
+        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _available(attr):
+    """For ``available_if``: the default net (``estimator=None``) is a skorch classifier or
+    regressor, which has every method; otherwise ask the net as ``PrunedNetMixin`` does."""
+    net_has = _net_has(attr)
+
+    def check(self):
+        if self.estimator is None and "estimator_" not in self.__dict__:
+            return True
+        return net_has(self)
+
+    return check
+
+
 class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     """Meta-estimator: train a skorch net, prune it in one shot by global magnitude, fine-tune.
 
@@ -61,9 +97,19 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : skorch net
+    estimator : skorch net, default=None
         The net to train and prune, e.g. ``L1RegularizedClassifier(module, l1_alpha=1e-4, ...)``.
-        Required (``None`` raises at ``fit``).
+        ``None`` trains the default network of
+        :class:`~sparselimit.limit.PruningLimitEstimator`: a one-hidden-layer ReLU
+        :class:`~sparselimit.training.MLP` (32 units), 60 epochs of SGD (lr 0.05, momentum 0.9,
+        batch 64) with ``l1_alpha=1e-4``; an ``L1RegularizedClassifier`` (cross-entropy), or an
+        ``L1RegularizedRegressor`` (MSE) when ``y`` is floating-point or continuous. It needs
+        2-D numeric ``X`` (cast to float32, in ``fit`` and at predict time). Class labels of
+        any type are encoded as ``0..n_classes-1`` for training and decoded again by
+        ``predict`` and ``score`` (see ``classes_``); regression targets should be of about
+        unit scale, and features standardised (``StandardScaler``, alone or in a ``Pipeline``
+        before the pruner), as for any MLP trained by SGD. ``estimator=None`` cannot be
+        combined with ``prefit=True``.
     sparsity : float in [0, 1) or "auto", default=0.9
         Fraction of the prunable weights removed. ``"auto"`` uses the predicted pruning limit
         ``PruningLimitEstimator(estimator=net, prefit=True, **limit_params).fit(X, y)
@@ -89,7 +135,14 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         Epochs of ``partial_fit`` after pruning, with the masks enforced (the net's optimizer
         state carries on from training).
     limit_params : dict, default=None
-        Keyword arguments for ``PruningLimitEstimator`` when ``sparsity="auto"``.
+        Keyword arguments for ``PruningLimitEstimator`` when ``sparsity="auto"``. With
+        ``estimator=None`` it sees the data the default net is trained on (float32 ``X``,
+        encoded labels).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the training of the net (not with ``prefit``) and the fine-tuning: they run
+        with torch's global RNG seeded from it inside ``torch.random.fork_rng``, so the
+        global RNG is restored. ``None`` trains with the global RNG as it is. Also the
+        default ``random_state`` of the limit estimator with ``sparsity="auto"``.
 
     Attributes
     ----------
@@ -112,7 +165,11 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     n_features_in_ : int
         Number of features of ``X`` (only when ``X`` is two-dimensional).
     classes_ : ndarray
-        Class labels (classifiers only).
+        Class labels (classifiers only). For a given ``estimator``, those of ``estimator_``.
+        With ``estimator=None``, the labels of ``y`` as given (sorted, as by
+        :func:`numpy.unique`): ``predict`` returns them, the columns of ``predict_proba`` and
+        ``transform`` follow their order, and ``score`` compares with them, while
+        ``estimator_`` itself is trained on, and predicts, the codes ``0..n_classes-1``.
 
     See Also
     --------
@@ -125,6 +182,11 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     ``predict_proba`` -- class probabilities for classifiers, the raw output for regressors -- so
     the pruner can be a non-final pipeline step. Classifier or regressor tags are taken from
     ``estimator``, so ``is_classifier``, stratified CV and default scoring in ``GridSearchCV`` work.
+    With ``estimator=None`` the kind is only known once ``fit`` has seen ``y``: an unfitted
+    pruner is neither (``GridSearchCV`` then splits with plain ``KFold`` and scores with
+    ``score``: accuracy for labels, R² for floating targets); a fitted one takes the tags of
+    its fitted net ``estimator_``. The default regressor's ``predict`` has the shape of ``y``
+    (1-D for 1-D ``y``).
 
     Examples
     --------
@@ -145,6 +207,17 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     {'0.weight': 0.7265625, '2.weight': 0.84375}
     >>> pruner.predict(X).shape, pruner.transform(X).shape
     ((100,), (100, 2))
+
+    Without an ``estimator`` the default network is trained, and the labels stay yours:
+
+    >>> from sklearn.datasets import load_iris
+    >>> iris = load_iris()
+    >>> names = iris.target_names[iris.target]
+    >>> default = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(iris.data, names)
+    >>> default.classes_
+    array(['setosa', 'versicolor', 'virginica'], dtype='<U10')
+    >>> default.predict(iris.data[:2])
+    array(['setosa', 'setosa'], dtype='<U10')
     """
 
     _parameter_constraints: dict = {
@@ -157,6 +230,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         "importance": [str, callable],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
         "limit_params": [dict, None],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -171,6 +245,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         importance="magnitude",
         fine_tune_epochs=0,
         limit_params=None,
+        random_state=None,
     ):
         self.estimator = estimator
         self.sparsity = sparsity
@@ -181,6 +256,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.importance = importance
         self.fine_tune_epochs = fine_tune_epochs
         self.limit_params = limit_params
+        self.random_state = random_state
 
     def _selection(self, est):
         return net_selection(est, self.include, self.exclude)
@@ -202,27 +278,48 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self : GlobalOneShotPruner
         """
         self._validate_params()
-        if self.estimator is None:
-            raise ValueError(
-                "`estimator` is required: pass the skorch net to train and prune, e.g. "
-                "GlobalOneShotPruner(L1RegularizedClassifier(module, l1_alpha=1e-4), ...)."
-            )
         _check_importance(self.importance)  # fail before training
         check_X_y(X, y)
+        with _seeded(self.random_state):
+            est, X, y, default = self._fit_net(X, y, fit_params)
+            self._prune(est, X, y, fit_params)
+        # (None, None) unless the default net was trained: its labels, the ndim of the user's y
+        self._default_classes_, self._default_y_ndim_ = default
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2:
+            self.n_features_in_ = int(shape[1])
+        return self
 
+    def _fit_net(self, X, y, fit_params):
+        """The trained (or copied) net, the ``(X, y)`` it was trained on, and for the default
+        net its labels and the ndim of ``y`` (else ``(None, None)``)."""
+        if self.estimator is None:
+            if self.prefit:
+                raise ValueError(
+                    "prefit=True needs the fitted skorch net as `estimator`; got "
+                    "estimator=None. Pass the trained net (GlobalOneShotPruner(net, "
+                    "prefit=True)), or set prefit=False to train the default network on (X, y)."
+                )
+            est, X, y_codes, classes = _default_estimator(X, y)
+            est.fit(X, y_codes, **fit_params)
+            if is_regressor(est):
+                _check_default_regressor(est, y_codes)
+            return est, X, y_codes, (classes, np.ndim(y))
         if self.prefit:
             _check_net_fitted(self.estimator)
-            est = copy.deepcopy(self.estimator)
-        else:
-            if not hasattr(self.estimator, "module"):
-                raise TypeError(
-                    "`estimator` must be a skorch net (e.g. sparselimit.L1RegularizedClassifier); "
-                    f"got {type(self.estimator).__name__}. For a plain torch.nn.Module use "
-                    "sparselimit.pruning.prune_global."
-                )
-            est = clone(self.estimator)
-            est.fit(X, y, **fit_params)
+            return copy.deepcopy(self.estimator), X, y, (None, None)
+        if not hasattr(self.estimator, "module"):
+            raise TypeError(
+                "`estimator` must be a skorch net (e.g. sparselimit.L1RegularizedClassifier); "
+                f"got {type(self.estimator).__name__}. For a plain torch.nn.Module use "
+                "sparselimit.pruning.prune_global."
+            )
+        est = clone(self.estimator)
+        est.fit(X, y, **fit_params)
+        return est, X, y, (None, None)
 
+    def _prune(self, est, X, y, fit_params):
+        """Prune ``est`` in place, fine-tune it, and set the fitted attributes."""
         module = resolve_module(est)
         include, exclude = self._selection(est)
         check_weights_finite(
@@ -232,9 +329,10 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.sparsity, str):  # "auto"
             from ..limit import PruningLimitEstimator  # lazy: the limit module is heavier
 
-            limit = PruningLimitEstimator(
-                estimator=est, prefit=True, **(self.limit_params or {})
-            ).fit(X, y)
+            params = dict(self.limit_params or {})
+            if self.random_state is not None:
+                params.setdefault("random_state", self.random_state)
+            limit = PruningLimitEstimator(estimator=est, prefit=True, **params).fit(X, y)
             target = float(limit.pruning_limit_)
             self.limit_estimator_ = limit
         else:
@@ -266,7 +364,114 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.threshold_ = result.threshold
         self.target_sparsity_ = target
         self.sparsity_, self.layer_sparsity_ = _mask_sparsity(result.masks)
-        shape = getattr(X, "shape", None)
-        if shape is not None and len(shape) == 2:
-            self.n_features_in_ = int(shape[1])
-        return self
+
+    # -- the default net (estimator=None): float32 X in, the user's labels / y shape out -----
+    def _input(self, X):
+        check_is_fitted(self, "estimator_")
+        if getattr(self, "_default_y_ndim_", None) is not None:
+            # lists / DataFrames become the array the net sees, so the NaN and feature-count
+            # checks below apply to them too
+            X = _default_input(X)
+        return _check_input(self, X)
+
+    def _decode(self, y_pred):
+        classes = getattr(self, "_default_classes_", None)
+        if classes is not None:
+            return classes[np.asarray(y_pred)]
+        if getattr(self, "_default_y_ndim_", None) == 1:  # trained on y as a column
+            return np.asarray(y_pred).reshape(-1)
+        return y_pred
+
+    @available_if(_available("predict"))
+    def predict(self, X):
+        """Predict with the pruned net (the labels of ``classes_`` for a classifier).
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray
+        """
+        X = self._input(X)  # before touching estimator_: NotFittedError when unfitted
+        return self._decode(self.estimator_.predict(X))
+
+    @available_if(_available("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_`` (classifiers), or the
+        outputs (regressors), of the pruned net.
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_outputs)
+        """
+        X = self._input(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_available("predict_proba"))
+    def transform(self, X):
+        """The pruned net's output, so the pruner can be a non-final pipeline step.
+
+        This is skorch's ``predict_proba``: class probabilities for classifiers, the network
+        output for regressors, as a NumPy array.
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, n_outputs)
+        """
+        X = self._input(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_available("score"))
+    def score(self, X, y, **kwargs):
+        """Accuracy (classifiers) or R² (regressors) of the pruned net on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like
+            Input data.
+        y : array-like
+            True labels (those of ``classes_``) or targets.
+        **kwargs : dict
+            Passed to the net's ``score`` (e.g. ``sample_weight``).
+
+        Returns
+        -------
+        score : float
+        """
+        X = self._input(X)
+        if getattr(self, "_default_y_ndim_", None) is None:
+            return self.estimator_.score(X, y, **kwargs)
+        metric = r2_score if is_regressor(self.estimator_) else accuracy_score
+        return float(metric(y, self._decode(self.estimator_.predict(X)), **kwargs))
+
+    @property
+    def classes_(self):
+        """Class labels of the pruned classifier (the user's labels with ``estimator=None``)."""
+        check_is_fitted(self, "estimator_")
+        classes = getattr(self, "_default_classes_", None)
+        return self.estimator_.classes_ if classes is None else classes
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is None:  # the default net: its kind is decided by y at fit
+            tags.target_tags.required = True
+            net = self.__dict__.get("estimator_")
+            if net is not None:
+                inner = get_tags(net)
+                tags.estimator_type = inner.estimator_type
+                tags.classifier_tags = inner.classifier_tags
+                tags.regressor_tags = inner.regressor_tags
+        return tags

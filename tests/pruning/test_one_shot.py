@@ -183,8 +183,8 @@ def test_bad_params(params, exc, match):
 
 
 def test_bad_estimator_and_data():
-    with pytest.raises(ValueError, match="`estimator` is required"):
-        GlobalOneShotPruner().fit(X, y)
+    with pytest.raises(ValueError, match="prefit=True needs the fitted skorch net"):
+        GlobalOneShotPruner(prefit=True).fit(X, y)
     from sklearn.linear_model import LogisticRegression
 
     with pytest.raises(TypeError, match="skorch net"):

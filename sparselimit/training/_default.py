@@ -1,0 +1,118 @@
+"""The network trained when an estimator is given ``estimator=None``.
+
+``PruningLimitEstimator`` and ``GlobalOneShotPruner`` share it, so that "no estimator" means
+the same net, trained the same way, in both; it lives here because pruning must not import
+from ``limit`` (``limit`` may import from ``training``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..utils import check_weights_finite
+from ._l1 import L1RegularizedClassifier, L1RegularizedRegressor
+from ._models import MLP
+
+
+def _default_input(X) -> np.ndarray:
+    """``X`` as the default net takes it: a 2-D float32 array."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"With estimator=None, X must be a 2-D array (n_samples, n_features); got shape "
+            f"{X.shape}. Pass your own skorch net as `estimator` for other inputs."
+        )
+    return X.astype(np.float32)
+
+
+def _default_estimator(X, y, random_state=None):
+    """The unfitted default net and the ``(X, y)`` to train it on.
+
+    A one-hidden-layer ReLU :class:`MLP` (32 units), 60 epochs of SGD (lr 0.05, momentum 0.9,
+    batch 64), ``l1_alpha=1e-4``: an :class:`L1RegularizedRegressor` (MSE) when ``y`` is
+    floating-point or continuous, else an :class:`L1RegularizedClassifier` (cross-entropy) on
+    the labels encoded as ``0..n_classes-1``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric features.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Class labels of any type, or regression targets (of about unit scale).
+    random_state : object, default=None
+        Unused: building the net draws no random numbers; callers seed its training.
+
+    Returns
+    -------
+    net : L1RegularizedClassifier or L1RegularizedRegressor
+        Unfitted.
+    X : ndarray of float32, shape (n_samples, n_features)
+    y : ndarray
+        int64 codes of shape (n_samples,) for a classifier; float32 of shape
+        (n_samples, n_outputs) for a regressor.
+    classes : ndarray or None
+        The labels in code order (``np.unique(y)``), or None for a regressor.
+    """
+    from sklearn.utils.multiclass import type_of_target
+
+    if y is None:
+        raise ValueError(
+            "With estimator=None, `y` is required: the default network is trained on (X, y). "
+            "Pass the labels or targets, or pass your own skorch net as `estimator`."
+        )
+    X = _default_input(X)
+    y = np.asarray(y)
+    common = dict(
+        l1_alpha=1e-4,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        lr=0.05,
+        max_epochs=60,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+        module__hidden=(32,),
+        module__n_features=X.shape[1],
+    )
+    # a floating target is a regression target, even when its values are whole numbers
+    # (load_diabetes): guessing classes from the values would make one class per value
+    if y.dtype.kind == "f" or type_of_target(y) in ("continuous", "continuous-multioutput"):
+        y = y.astype(np.float32).reshape(len(y), -1)
+        net = L1RegularizedRegressor(
+            MLP, module__n_outputs=y.shape[1], criterion=nn.MSELoss, **common
+        )
+        classes = None
+    else:
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+            raise ValueError(
+                f"With estimator=None, class labels must be of shape (n_samples,); got y of "
+                f"shape {y.shape}. The default network is a single-label classifier: pass one "
+                "label per sample, a floating y for multi-output regression, or your own net."
+            )
+        classes, y = np.unique(y.reshape(-1), return_inverse=True)
+        y = y.reshape(-1).astype(np.int64)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y holds a single class ({classes[0]!r}); a classifier needs at least two. "
+                "Pass labels of two or more classes, or a floating y for regression."
+            )
+        net = L1RegularizedClassifier(
+            MLP, module__n_outputs=len(classes), criterion=nn.CrossEntropyLoss, **common
+        )
+    return net, X, y, classes
+
+
+def _check_default_regressor(net, y) -> None:
+    """The default regressor's fixed SGD step suits targets of about unit scale; say so when
+    it diverged rather than reporting NaN weights."""
+    try:
+        check_weights_finite(dict(net.module_.named_parameters()))
+    except ValueError as exc:
+        raise ValueError(
+            "The default regressor (estimator=None: SGD with lr=0.05) diverged on y with "
+            f"standard deviation {float(np.std(y)):.4g} and mean {float(np.mean(y)):.4g}. "
+            "Standardise y (e.g. with sklearn.preprocessing.StandardScaler) or pass your own "
+            "estimator."
+        ) from exc
