@@ -11,7 +11,7 @@ import torch
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import ClassifierTags, check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -183,8 +183,8 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     the pruner can be a non-final pipeline step. Classifier or regressor tags are taken from
     ``estimator``, so ``is_classifier``, stratified CV and default scoring in ``GridSearchCV`` work.
     With ``estimator=None`` the kind is only known once ``fit`` has seen ``y``: an unfitted
-    pruner is neither (``GridSearchCV`` then splits with plain ``KFold`` and scores with
-    ``score``: accuracy for labels, R² for floating targets); a fitted one takes the tags of
+    pruner is tagged a classifier, so that ``cross_val_score`` and ``GridSearchCV`` stratify
+    the folds (pass ``cv=KFold(...)`` for a floating target); a fitted one takes the tags of
     its fitted net ``estimator_``. The default regressor's ``predict`` has the shape of ``y``
     (1-D for 1-D ``y``).
 
@@ -469,7 +469,13 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         if self.estimator is None:  # the default net: its kind is decided by y at fit
             tags.target_tags.required = True
             net = self.__dict__.get("estimator_")
-            if net is not None:
+            if net is None:
+                # before fit, a classifier: labels are the common case, and cross-validation
+                # must stratify them (plain KFold on class-sorted data, as load_wine is,
+                # leaves a class out of training); a float y needs cv=KFold(...) explicitly
+                tags.estimator_type = "classifier"
+                tags.classifier_tags = ClassifierTags()
+            else:
                 inner = get_tags(net)
                 tags.estimator_type = inner.estimator_type
                 tags.classifier_tags = inner.classifier_tags

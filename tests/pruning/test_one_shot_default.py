@@ -10,7 +10,7 @@ import torch
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.datasets import load_iris
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import KFold, cross_val_score
 
 from sparselimit import L1RegularizedClassifier, L1RegularizedRegressor
 from sparselimit.pruning import GlobalOneShotPruner
@@ -116,21 +116,28 @@ def test_default_net_clone_pickle_and_seeding():
         assert is_classifier(other)
     fresh = clone(pruner)
     assert not hasattr(fresh, "estimator_")
-    assert not is_classifier(fresh) and not is_regressor(fresh)  # kind unknown before fit
+    assert is_classifier(fresh) and not is_regressor(fresh)  # labels: the common case
     np.testing.assert_array_equal(fresh.fit(X, NAMES).predict_proba(X), pruner.predict_proba(X))
     other_seed = GlobalOneShotPruner(sparsity=0.7, random_state=1).fit(X, NAMES)
     assert not np.allclose(other_seed.predict_proba(X), pruner.predict_proba(X))
 
 
 def test_default_net_in_cross_validation():
-    # unfitted, the pruner has `score` (scikit-learn's default scoring needs it) and is neither
-    # classifier nor regressor, so cross_val_score splits with KFold: iris is sorted by class,
-    # hence the shuffled rows
-    order = np.random.RandomState(0).permutation(150)
-    scores = cross_val_score(
-        GlobalOneShotPruner(sparsity=0.5, random_state=0), X[order], NAMES[order], cv=3
-    )
+    # unfitted, the pruner has `score` (scikit-learn's default scoring needs it) and is tagged
+    # a classifier, so cross_val_score stratifies: iris is sorted by class, and plain KFold
+    # would leave a class out of each training fold (accuracy about 1/3 or below)
+    scores = cross_val_score(GlobalOneShotPruner(sparsity=0.5, random_state=0), X, NAMES, cv=3)
     assert scores.shape == (3,) and np.all(scores > 0.6)
+    # a floating target takes an explicit KFold and is scored by R²
+    Xs = (X - X.mean(0)) / X.std(0)
+    target = Xs[:, 0] - 0.5 * Xs[:, 1]
+    r2 = cross_val_score(
+        GlobalOneShotPruner(sparsity=0.3, random_state=0),
+        Xs[:, 2:],
+        target,
+        cv=KFold(3, shuffle=True, random_state=0),
+    )
+    assert r2.shape == (3,) and np.all(np.isfinite(r2))
 
 
 @pytest.mark.filterwarnings("default")  # keeps the simplefilter below local to this test
