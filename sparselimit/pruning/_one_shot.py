@@ -69,19 +69,6 @@ def _seeded(random_state):
         yield
 
 
-def _available(attr):
-    """For ``available_if``: the default net (``estimator=None``) is a skorch classifier or
-    regressor, which has every method; otherwise ask the net as ``PrunedNetMixin`` does."""
-    net_has = _net_has(attr)
-
-    def check(self):
-        if self.estimator is None and "estimator_" not in self.__dict__:
-            return True
-        return net_has(self)
-
-    return check
-
-
 class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     """Meta-estimator: train a skorch net, prune it in one shot by global magnitude, fine-tune.
 
@@ -366,6 +353,8 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.sparsity_, self.layer_sparsity_ = _mask_sparsity(result.masks)
 
     # -- the default net (estimator=None): float32 X in, the user's labels / y shape out -----
+    _trains_default_net = True
+
     def _input(self, X):
         check_is_fitted(self, "estimator_")
         if getattr(self, "_default_y_ndim_", None) is not None:
@@ -382,59 +371,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             return np.asarray(y_pred).reshape(-1)
         return y_pred
 
-    @available_if(_available("predict"))
-    def predict(self, X):
-        """Predict with the pruned net (the labels of ``classes_`` for a classifier).
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        y_pred : ndarray
-        """
-        X = self._input(X)  # before touching estimator_: NotFittedError when unfitted
-        return self._decode(self.estimator_.predict(X))
-
-    @available_if(_available("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_`` (classifiers), or the
-        outputs (regressors), of the pruned net.
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_outputs)
-        """
-        X = self._input(X)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_available("predict_proba"))
-    def transform(self, X):
-        """The pruned net's output, so the pruner can be a non-final pipeline step.
-
-        This is skorch's ``predict_proba``: class probabilities for classifiers, the network
-        output for regressors, as a NumPy array.
-
-        Parameters
-        ----------
-        X : array-like
-            Input data.
-
-        Returns
-        -------
-        Xt : ndarray of shape (n_samples, n_outputs)
-        """
-        X = self._input(X)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_available("score"))
+    @available_if(_net_has("score"))
     def score(self, X, y, **kwargs):
         """Accuracy (classifiers) or R² (regressors) of the pruned net on ``(X, y)``.
 

@@ -30,10 +30,14 @@ def _check_input(est, X):
 
 
 def _net_has(attr):
-    """For ``available_if``: ask the fitted net if there is one, else the unfitted template."""
+    """For ``available_if``: ask the fitted net if there is one, else the unfitted template;
+    with no template (``estimator=None``), whether the class trains a default skorch net
+    (which has every method)."""
 
     def check(self):
         net = self.__dict__.get("estimator_", self.estimator)
+        if net is None:
+            return self._trains_default_net
         return hasattr(net, attr)
 
     return check
@@ -53,6 +57,17 @@ class PrunedNetMixin:
     False
     """
 
+    #: whether ``estimator=None`` trains a default net (then every method is available)
+    _trains_default_net = False
+
+    def _input(self, X):
+        """``X`` checked as scikit-learn checks it at predict time, as the net takes it."""
+        return _check_input(self, X)
+
+    def _decode(self, y_pred):
+        """The net's predictions as the user's targets (identity unless overridden)."""
+        return y_pred
+
     @available_if(_net_has("predict"))
     def predict(self, X):
         """Predict with the pruned net.
@@ -66,8 +81,8 @@ class PrunedNetMixin:
         -------
         y_pred : ndarray
         """
-        X = _check_input(self, X)
-        return self.estimator_.predict(X)
+        X = self._input(X)  # before touching estimator_: NotFittedError when unfitted
+        return self._decode(self.estimator_.predict(X))
 
     @available_if(_net_has("predict_proba"))
     def predict_proba(self, X):
@@ -82,7 +97,7 @@ class PrunedNetMixin:
         -------
         proba : ndarray of shape (n_samples, n_outputs)
         """
-        X = _check_input(self, X)
+        X = self._input(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_net_has("predict_proba"))
@@ -101,7 +116,7 @@ class PrunedNetMixin:
         -------
         Xt : ndarray of shape (n_samples, n_outputs)
         """
-        X = _check_input(self, X)
+        X = self._input(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_net_has("score"))
@@ -121,7 +136,7 @@ class PrunedNetMixin:
         -------
         score : float
         """
-        X = _check_input(self, X)
+        X = self._input(X)
         return self.estimator_.score(X, y, **kwargs)
 
     @property
