@@ -45,6 +45,7 @@ from validation_study import ALPHAS, QUICK, TASKS, make_net  # examples/, same f
 from sparselimit.curvature import HessianOperator
 from sparselimit.datasets import load_task
 from sparselimit.limit import LimitRegimeWarning, PruningLimitEstimator
+from sparselimit.limit._exact import dense_hessian
 from sparselimit.utils import select_prunable
 
 COARSE = 0.05  # first pass of each first-crossing search
@@ -76,10 +77,7 @@ class QuadraticModel:
         op = HessianOperator(
             net.module_, loss_fn, self.X, self.y, params=names, dtype=torch.float64
         )
-        eye = torch.eye(self.D, dtype=torch.float64)
-        H = torch.cat([op @ eye[:, i : i + 256] for i in range(0, self.D, 256)], dim=1)
-        H = (0.5 * (H + H.T)).numpy()
-        lam, V = np.linalg.eigh(H)
+        lam, V = np.linalg.eigh(dense_hessian(op))  # D products, symmetrised
         self.eigenvalues = lam
         self.abs_H = (V * np.abs(lam)) @ V.T  # |H|, the curvature the theory uses
         # a ridge far below any curvature that matters, so that the flat directions of |H|

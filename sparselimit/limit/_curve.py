@@ -13,6 +13,7 @@ import torch
 
 from ..training import MaskEnforcer
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
+from ..utils._validation import _torch_seeded
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -421,12 +422,8 @@ def measure_pruning_curve(
             # callbacks that read the history (LRScheduler, EarlyStopping) start over
             work.initialize_optimizer()
             work.initialize_history()
-            if seed is None:
+            with _torch_seeded(seed):
                 work.partial_fit(Xf, yf, epochs=int(fine_tune_epochs))
-            else:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    work.partial_fit(Xf, yf, epochs=int(fine_tune_epochs))
         elif n > done:
             chunk = order[done:n].numpy()
             with torch.no_grad():

@@ -25,6 +25,7 @@ from ..utils import (
     resolve_module,
     select_prunable,
 )
+from ..utils._validation import _torch_seeded
 from ._epsilon import batch_loss_std, data_loss
 from ._exact import dense_hessian, exact_spectrum
 from ._radius import RadiusCurve
@@ -355,11 +356,9 @@ class PruningLimitEstimator(BaseEstimator):
                 resolve_module(self.estimator)  # raises NotFittedError when not initialized
                 return copy.deepcopy(self.estimator), X, y
             net = clone(self.estimator)
-        if isinstance(self.random_state, (Integral, np.integer)):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(self.random_state))
-                net.fit(X, y)
-        else:
+        # only an int seeds training; a Generator or RandomState is the SLQ probes' alone
+        seed = self.random_state if isinstance(self.random_state, (Integral, np.integer)) else None
+        with _torch_seeded(seed):
             net.fit(X, y)
         if self.estimator is None and is_regressor(net):
             _check_default_regressor(net, y)

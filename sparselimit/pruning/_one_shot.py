@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from numbers import Integral, Real
 
@@ -11,7 +10,7 @@ import torch
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils import ClassifierTags, check_random_state, get_tags
+from sklearn.utils import ClassifierTags, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -22,11 +21,13 @@ from ..utils import (
     PrunedNetMixin,
     check_weights_finite,
     check_X_y,
+    make_generator,
     net_selection,
     resolve_module,
     select_prunable,
 )
 from ..utils._meta import _check_input, _net_has
+from ..utils._validation import _torch_seeded
 from ._global import _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
@@ -52,21 +53,6 @@ def _check_net_fitted(est) -> None:
             "(`estimator.fit(X, y)`), or use prefit=False to let GlobalOneShotPruner fit a clone "
             "of it."
         )
-
-
-@contextlib.contextmanager
-def _seeded(random_state):
-    """Seed torch's global RNG (module init, shuffling) for the block, then restore it."""
-    if random_state is None:
-        yield
-        return
-    if isinstance(random_state, Integral):
-        seed = int(random_state)
-    else:  # a RandomState: draw the torch seed from it, as scikit-learn estimators do
-        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
@@ -267,7 +253,10 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self._validate_params()
         _check_importance(self.importance)  # fail before training
         check_X_y(X, y)
-        with _seeded(self.random_state):
+        seed = (
+            None if self.random_state is None else make_generator(self.random_state).initial_seed()
+        )
+        with _torch_seeded(seed):
             est, X, y, default = self._fit_net(X, y, fit_params)
             self._prune(est, X, y, fit_params)
         # (None, None) unless the default net was trained: its labels, the ndim of the user's y
@@ -356,7 +345,6 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     _trains_default_net = True
 
     def _input(self, X):
-        check_is_fitted(self, "estimator_")
         if getattr(self, "_default_y_ndim_", None) is not None:
             # lists / DataFrames become the array the net sees, so the NaN and feature-count
             # checks below apply to them too

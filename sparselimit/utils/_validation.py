@@ -3,6 +3,7 @@ what was received, and how to fix it."""
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Mapping
 
@@ -155,3 +156,15 @@ def make_generator(random_state, device="cpu") -> torch.Generator:
         )
     gen.manual_seed(seed)
     return gen
+
+
+@contextlib.contextmanager
+def _torch_seeded(seed):
+    """Run the block with torch's global RNG seeded to ``seed`` (module initialisation and
+    skorch's shuffling draw from it), then restore it; ``None`` leaves the RNG as it is."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
