@@ -21,14 +21,15 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
 
 from ..utils import (
     check_masks,
     check_weights_finite,
     resolve_masks,
     resolve_module,
-    select_prunable,
 )
+from ..utils._modules import resolve_prunable
 
 __all__ = ["pq_index", "PQIndex"]
 
@@ -117,13 +118,43 @@ def _as_tensor(w, name: str) -> torch.Tensor:
     if isinstance(w, torch.Tensor):
         return w.detach()
     try:
-        arr = np.asarray(w, dtype=np.float64)
+        # contiguous: torch.from_numpy rejects views with negative strides (w[::-1], np.flip)
+        arr = np.ascontiguousarray(w, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"`{name}` must be a numeric array-like (NumPy array, torch tensor or list of "
             f"numbers); got {type(w).__name__} ({exc})."
         ) from exc
     return torch.from_numpy(arr)
+
+
+_TRANSPOSED_CONV = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def _neuron_rows(t: torch.Tensor, owner) -> torch.Tensor:
+    """``t`` (a weight of ``owner``, or its mask) as one row per output unit.
+
+    Linear, Bilinear and Conv weights have the output units along dimension 0. A transposed
+    convolution's weight is ``(in_channels, out_channels // groups, *kernel)``: output channel
+    ``g * (out_channels // groups) + j`` is column ``j`` of the rows of group ``g``.
+    """
+    if isinstance(owner, _TRANSPOSED_CONV) and t.dim() >= 2:
+        groups, out_per_group = owner.groups, t.shape[1]
+        # (group, in per group, out per group, kernel) -> (group, out per group, in, kernel)
+        t = t.reshape(groups, t.shape[0] // groups, out_per_group, -1).permute(0, 2, 1, 3)
+        return t.reshape(groups * out_per_group, -1)
+    return t.reshape(t.shape[0], -1)
+
+
+def _owner(module: nn.Module, name: str):
+    """The submodule whose ``weight`` the parameter ``name`` is, else None."""
+    prefix, _, attr = name.rpartition(".")
+    if attr != "weight":
+        return None
+    try:
+        return module.get_submodule(prefix)
+    except AttributeError:
+        return None
 
 
 def pq_index(w, p=0.5, q=1.0, *, mask=None) -> float:
@@ -184,7 +215,8 @@ def pq_index(w, p=0.5, q=1.0, *, mask=None) -> float:
     t = _as_tensor(w, "w").reshape(1, -1)
     keep = None
     if mask is not None:
-        keep = torch.as_tensor(mask)
+        keep = mask if isinstance(mask, torch.Tensor) else np.ascontiguousarray(mask)
+        keep = torch.as_tensor(keep)
         if keep.numel() != t.numel():
             raise ValueError(
                 f"`mask` must have one entry per weight; got {keep.numel()} mask entries for "
@@ -218,10 +250,11 @@ class PQIndex(BaseEstimator):
     """PQ Index of a network's prunable weights, usable as a scikit-learn scorer.
 
     Measures how sparse the weights are (see :func:`pq_index`): 0 when all magnitudes are equal,
-    larger for sparser weights. Only the prunable weights enter (by default the weights of
-    Linear and Conv layers, see :func:`sparselimit.utils.select_prunable`), and when pruning
-    masks are available (``masks_`` on a fitted pruner) only the kept (unmasked) entries: ``d``
-    is their number.
+    larger for sparser weights. Only the prunable weights enter, and when pruning masks are
+    available (``masks_`` on a fitted pruner) only the kept (unmasked) entries: ``d`` is their
+    number. Which weights are prunable: ``include`` / ``exclude`` when either is given, else
+    the ones ``obj`` itself pruned or penalised (see Notes), else the weights of Linear and
+    Conv layers (:func:`sparselimit.utils.select_prunable`).
 
     Parameters
     ----------
@@ -231,17 +264,30 @@ class PQIndex(BaseEstimator):
         Larger exponent.
     scope : {"global", "layer", "neuron"}, default="global"
         ``"global"`` pools all prunable weights into one vector. ``"layer"`` computes one index
-        per weight tensor, ``"neuron"`` one per output unit (row ``i`` along dimension 0, the
-        other dimensions flattened, so a convolution filter is one neuron). For these two,
-        :meth:`score` is the unweighted mean over the units.
+        per weight tensor, ``"neuron"`` one per output unit: row ``i`` along dimension 0, the
+        other dimensions flattened, so a convolution filter is one neuron. A transposed
+        convolution's weight is ``(in_channels, out_channels // groups, *kernel)``, so there
+        output channel ``g * (out_channels // groups) + j`` gathers column ``j`` of the rows
+        of group ``g`` (``out_channels`` values in all, in output-channel order). For these
+        two, :meth:`score` is the unweighted mean over the units.
     include : str or list of str, default=None
-        Regular expressions selecting the weights by parameter name instead of the default
-        rule; see :func:`~sparselimit.utils.select_prunable`.
+        Regular expressions selecting the weights by parameter name; see
+        :func:`~sparselimit.utils.select_prunable`. Given (or ``exclude`` given), they replace
+        the object's own selection.
     exclude : str or list of str, default=None
         Regular expressions removing weights from the selection.
 
     Notes
     -----
+    With ``include`` and ``exclude`` both None, the weights measured are those ``obj``
+    selects itself, so the index is over the weights that were pruned: the keys of
+    ``masks_`` of a fitted pruner; else a meta-estimator's own ``include`` / ``exclude``;
+    else the skorch net's ``prunable_include`` / ``prunable_exclude`` (the L1 nets'); else
+    the default rule. (Masks on a skorch net, its ``masks_`` or a
+    :class:`~sparselimit.training.MaskEnforcer`'s, give the kept entries, not the
+    selection.) A Pipeline is looked through to its last step, a
+    fitted ``GridSearchCV`` / ``RandomizedSearchCV`` to its ``best_estimator_``.
+
     A unit (layer or neuron) whose kept weights are all zero, or that is fully masked, has no
     PQ index: :meth:`score_units` reports NaN for it and :meth:`score` leaves it out of the
     mean. When every unit is such, :meth:`score` raises ``ValueError``.
@@ -254,8 +300,10 @@ class PQIndex(BaseEstimator):
     Masks (dict of parameter name to bool tensor, ``True`` = kept) are, unless passed
     explicitly, those :func:`~sparselimit.utils.resolve_masks` finds: the ``masks_`` attribute of
     ``obj`` (through a Pipeline's last step), else, for a skorch net, the ``masks`` of its first
-    callback that has them (:class:`~sparselimit.training.MaskEnforcer`). A selected weight
-    without a mask is fully kept; masks of unselected parameters are ignored.
+    callback that has them (:class:`~sparselimit.training.MaskEnforcer`), through a fitted
+    search's ``best_estimator_`` and a meta-estimator's ``estimator_``. A selected weight
+    without a mask is fully kept; masks of unselected parameters are ignored. Masks passed to
+    :meth:`score` give the kept entries only; they do not change which weights are selected.
 
     Examples
     --------
@@ -301,14 +349,19 @@ class PQIndex(BaseEstimator):
             masks = resolve_masks(obj)
         masks = masks or {}
         check_masks(module, masks)
-        params = select_prunable(module, self.include, self.exclude)
+        params = resolve_prunable(obj, self.include, self.exclude)
         if strict:
             check_weights_finite(params)
         stats = {}
         for name, w in params.items():
-            per_row = self.scope == "neuron" and w.dim() > 0
-            rows = w.reshape(w.shape[0], -1) if per_row else w.reshape(1, -1)
-            keep = masks[name].to(w.device).reshape(rows.shape) if name in masks else None
+            keep = masks[name].to(w.device) if name in masks else None
+            if self.scope == "neuron" and w.dim() > 0:
+                owner = _owner(module, name)
+                rows = _neuron_rows(w, owner)
+                keep = None if keep is None else _neuron_rows(keep, owner)
+            else:
+                rows = w.reshape(1, -1)
+                keep = None if keep is None else keep.reshape(1, -1)
             stats[name] = _row_stats(rows, keep, p, q)
         if self.scope == "global":
             return {"global": float(_pq_from_stats(_pool(list(stats.values()), p, q), p, q)[0])}
@@ -322,8 +375,9 @@ class PQIndex(BaseEstimator):
 
         Parameters
         ----------
-        obj : torch.nn.Module, skorch net, fitted meta-estimator or Pipeline
-            Holds the network (see :func:`~sparselimit.utils.resolve_module`).
+        obj : torch.nn.Module, skorch net, fitted meta-estimator, fitted search or Pipeline
+            Holds the network (see :func:`~sparselimit.utils.resolve_module`); its weights
+            are selected as in the Notes of :class:`PQIndex`.
         masks : dict of str to bool tensor, default=None
             Pruning masks (``True`` = kept) to use instead of those found on ``obj`` (see
             Notes of :class:`PQIndex`).
@@ -332,7 +386,7 @@ class PQIndex(BaseEstimator):
         -------
         units : dict
             ``"layer"``: parameter name to float. ``"neuron"``: parameter name to a float64
-            array with one value per output row. ``"global"``: ``{"global": float}``.
+            array with one value per output unit. ``"global"``: ``{"global": float}``.
             NaN marks a unit whose kept weights are all zero (or that is fully masked).
 
         Examples
@@ -353,10 +407,10 @@ class PQIndex(BaseEstimator):
 
         Parameters
         ----------
-        obj : torch.nn.Module, skorch net, fitted meta-estimator, Pipeline, or array-like
-            Holds the network (see :func:`~sparselimit.utils.resolve_module`). An array or
-            tensor is taken as one weight vector (then ``scope``, ``include`` and ``exclude``
-            do not apply).
+        obj : torch.nn.Module, skorch net, fitted meta-estimator or search, Pipeline, or array
+            Holds the network (see :func:`~sparselimit.utils.resolve_module`); its weights
+            are selected as in the Notes of :class:`PQIndex`. An array or tensor is taken as
+            one weight vector (then ``scope``, ``include`` and ``exclude`` do not apply).
         masks : dict of str to bool tensor, default=None
             Pruning masks (``True`` = kept) to use instead of those found on ``obj`` (see
             Notes of :class:`PQIndex`).

@@ -276,8 +276,11 @@ def _predict(obj, X, module: nn.Module | None = None) -> np.ndarray:
         if not hasattr(obj, "predict"):
             raise TypeError(f"{type(obj).__name__} has no `predict`; pass a classifier.")
         return np.asarray(obj.predict(X))
+    meta = None
     if getattr(obj, "estimator_", None) is not None and not hasattr(obj, "module_"):
-        obj = obj.estimator_  # a fitted meta-estimator: swap the net inside it
+        # a fitted meta-estimator: swap the net inside it, but predict through the
+        # meta-estimator, which maps the net's class codes back to the user's labels
+        meta, obj = obj, obj.estimator_
     if not hasattr(obj, "module_"):
         raise TypeError(
             f"Cannot run {type(obj).__name__} with a pruned network; pass a skorch net, a "
@@ -285,6 +288,10 @@ def _predict(obj, X, module: nn.Module | None = None) -> np.ndarray:
         )
     proxy = _copy.copy(obj)  # shallow: shares everything but the network
     proxy.module_ = module
+    if meta is not None:
+        proxy_meta = _copy.copy(meta)
+        proxy_meta.estimator_ = proxy
+        return np.asarray(proxy_meta.predict(X))
     return np.asarray(proxy.predict(X))
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..utils import resolve_module, select_prunable
+from ..utils._modules import resolve_prunable
 
 __all__ = [
     "LayerSparsity",
@@ -133,7 +133,7 @@ class SparsityReport:
 
 
 def _layer_rows(obj, include, exclude) -> list[LayerSparsity]:
-    params = select_prunable(resolve_module(obj), include, exclude)
+    params = resolve_prunable(obj, include, exclude)
     rows = []
     for name, w in params.items():
         n_params = w.numel()
@@ -149,16 +149,24 @@ def _layer_rows(obj, include, exclude) -> list[LayerSparsity]:
 def sparsity_report(obj, include=None, exclude=None) -> SparsityReport:
     """Count the exactly-zero prunable weights of a network, per layer and in total.
 
+    Which weights count: with ``include`` or ``exclude`` given, those patterns select them
+    (:func:`~sparselimit.utils.select_prunable`). With both None, the weights ``obj`` itself
+    pruned or penalised, so that the report agrees with the object's ``sparsity_``: the keys
+    of ``masks_`` of a fitted pruner; else a meta-estimator's own ``include`` / ``exclude``;
+    else the skorch net's ``prunable_include`` / ``prunable_exclude`` (the L1 nets'); else the
+    default rule, the weights of Linear and Conv layers. A Pipeline is looked through to its
+    last step, a fitted ``GridSearchCV`` / ``RandomizedSearchCV`` to its ``best_estimator_``.
+
     Parameters
     ----------
-    obj : torch.nn.Module, skorch net, fitted meta-estimator or Pipeline
+    obj : torch.nn.Module, skorch net, fitted meta-estimator, fitted search or Pipeline
         Holds the network (see :func:`~sparselimit.utils.resolve_module`).
     include : str or list of str, default=None
-        Regular expressions selecting the weights by parameter name instead of the default
-        rule (weights of Linear and Conv layers); see
-        :func:`~sparselimit.utils.select_prunable`.
+        Regular expressions selecting the weights by parameter name instead of the object's
+        own selection; see :func:`~sparselimit.utils.select_prunable`.
     exclude : str or list of str, default=None
-        Regular expressions removing weights from the selection.
+        Regular expressions removing weights from the selection (also replaces the object's
+        own selection).
 
     Returns
     -------
@@ -197,11 +205,13 @@ def sparsity_report(obj, include=None, exclude=None) -> SparsityReport:
 def achieved_sparsity(obj, include=None, exclude=None) -> float:
     """Fraction of a network's prunable weights that are exactly zero.
 
-    Same scale as ``GlobalOneShotPruner(sparsity=...)``: 0.9 means 90% removed.
+    Same scale as ``GlobalOneShotPruner(sparsity=...)``: 0.9 means 90% removed. Without
+    ``include`` / ``exclude`` it counts the weights ``obj`` itself pruned (see
+    :func:`sparsity_report`), so on a fitted pruner it equals the pruner's ``sparsity_``.
 
     Parameters
     ----------
-    obj : torch.nn.Module, skorch net, fitted meta-estimator or Pipeline
+    obj : torch.nn.Module, skorch net, fitted meta-estimator, fitted search or Pipeline
         Holds the network (see :func:`~sparselimit.utils.resolve_module`).
     include, exclude : str or list of str, default=None
         Select the weights by parameter name, as in :func:`sparsity_report`.
@@ -230,12 +240,14 @@ def sparsity_scorer(estimator, X=None, y=None, *, include=None, exclude=None) ->
 
     Has the ``scorer(estimator, X, y)`` signature scikit-learn expects, so it goes straight
     into ``GridSearchCV(scoring={"acc": "accuracy", "sparsity": sparsity_scorer})``. Scorers
-    are maximised: higher means more zeros. To select other weights, bind ``include`` or
-    ``exclude`` with ``functools.partial(sparsity_scorer, include=r"weight$")``.
+    are maximised: higher means more zeros. By default it counts the weights the candidate
+    itself pruned (its masks' keys; see :func:`sparsity_report`), so for a pruner it agrees
+    with ``sparsity_``. To select other weights, bind ``include`` or ``exclude`` with
+    ``functools.partial(sparsity_scorer, include=r"weight$")``.
 
     Parameters
     ----------
-    estimator : torch.nn.Module, skorch net, fitted meta-estimator or Pipeline
+    estimator : torch.nn.Module, skorch net, fitted meta-estimator, fitted search or Pipeline
         Holds the network.
     X, y : ignored
         Present for the scorer signature.

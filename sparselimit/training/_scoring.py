@@ -134,5 +134,6 @@ class SparsityScoring(Callback):
         return self
 
     def on_epoch_end(self, net, **kwargs):
-        """Write the fraction of exact zeros of ``net.module_``'s prunable weights."""
-        net.history.record(self.name, achieved_sparsity(net.module_, self.include, self.exclude))
+        """Write the fraction of exact zeros of the net's prunable weights (its own
+        ``prunable_include`` / ``prunable_exclude`` unless ``include`` / ``exclude`` are set)."""
+        net.history.record(self.name, achieved_sparsity(net, self.include, self.exclude))

@@ -122,3 +122,33 @@ def test_clone_and_set_params_through_the_net(digits_small):
         "exclude": None,
     }
     assert np.isfinite(fitted.history[-1, "pq_index"])
+
+
+def test_sparsity_scoring_follows_the_nets_prunable_selection():
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from sparselimit import L1RegularizedClassifier
+    from sparselimit.training import SparsityScoring
+
+    class HalfZero(nn.Module):  # the second layer's weights are all zero
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(4, 3)
+            self.head = nn.Linear(3, 2)
+            nn.init.zeros_(self.head.weight)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.body(x)))
+
+    X = np.random.RandomState(0).randn(20, 4).astype(np.float32)
+    y = np.arange(20) % 2
+    net = L1RegularizedClassifier(
+        HalfZero, criterion=nn.CrossEntropyLoss, lr=0.0, max_epochs=1, train_split=None,
+        verbose=0, prunable_include=r"^body\.weight$", callbacks=[SparsityScoring()],
+    ).fit(X, y)  # fmt: skip
+    assert net.history[-1, "sparsity"] == 0.0  # body only; head's 6 zeros are not counted
+    count_all = SparsityScoring(include=r"weight$")
+    net.set_params(callbacks=[count_all]).fit(X, y)
+    assert net.history[-1, "sparsity"] == pytest.approx(6 / 18)
