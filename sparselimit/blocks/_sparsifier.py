@@ -18,7 +18,8 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from ..utils import PrunedNetMixin, check_sparsity, check_X_y
+from ..utils import PrunedNetMixin, check_sparsity, check_X_y, make_generator
+from ..utils._validation import _torch_seeded
 from ._attention import attach_block_attention, get_block_attention
 from ._export import export_block_sparse
 from ._grid import (
@@ -318,6 +319,10 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     sparsity, block_size, dense_epochs, sparsify_epochs, sparse_epochs, n_cycles,
     finetune_epochs, c, min_blocks, include, exclude, reset_optimizer
         As in :class:`SequentialAttentionPP`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the training (the net's initialization and batch shuffling): it runs with
+        torch's global RNG seeded from it inside ``torch.random.fork_rng``, so the global RNG
+        is restored afterwards. ``None`` trains with the global RNG as it is.
 
     Attributes
     ----------
@@ -343,12 +348,17 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     >>> net = NeuralNetClassifier(nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)),
     ...                           criterion=nn.CrossEntropyLoss, train_split=None, verbose=0)
     >>> sp = BlockSparsifier(net, sparsity=0.75, block_size=2, dense_epochs=1, sparsify_epochs=1,
-    ...                      sparse_epochs=1, finetune_epochs=1, min_blocks=20).fit(X, y)
+    ...                      sparse_epochs=1, finetune_epochs=1, min_blocks=20,
+    ...                      random_state=0).fit(X, y)
     >>> sp.layer_sparsity_
     {'0.weight': 0.75}
     >>> sp.predict(X).shape
     (64,)
     """
+
+    # only random_state here: the estimator and the schedule are checked in fit and by
+    # SequentialAttentionPP, with messages that say what to pass instead
+    _parameter_constraints: dict = {"random_state": ["random_state"]}
 
     def __init__(
         self,
@@ -366,6 +376,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         include=None,
         exclude=None,
         reset_optimizer=True,
+        random_state=None,
     ):
         self.estimator = estimator
         self.sparsity = sparsity
@@ -380,6 +391,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.include = include
         self.exclude = exclude
         self.reset_optimizer = reset_optimizer
+        self.random_state = random_state
 
     def _make_callback(self) -> SequentialAttentionPP:
         return SequentialAttentionPP(
@@ -400,6 +412,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
 
     def fit(self, X, y=None, **fit_params):
         """Fit a clone of ``estimator`` under the SequentialAttention++ schedule."""
+        self._validate_params()
         est = self.estimator
         if est is None or not (hasattr(est, "callbacks") and hasattr(est, "max_epochs")):
             raise TypeError(
@@ -419,7 +432,13 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             callbacks=[*(callbacks or []), (_CALLBACK_NAME, callback)],
             max_epochs=callback.schedule_.total_epochs,
         )
-        est.fit(X, y, **fit_params)
+        seed = (
+            None if self.random_state is None else make_generator(self.random_state).initial_seed()
+        )
+        # the net's initialization and batch shuffling draw from torch's global RNG: seed it
+        # for the training and restore it afterwards
+        with _torch_seeded(seed):
+            est.fit(X, y, **fit_params)
         callback = dict(est.callbacks_)[_CALLBACK_NAME]
         self.estimator_ = est
         self.masks_ = callback.masks_

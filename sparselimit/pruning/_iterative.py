@@ -27,9 +27,11 @@ from ..utils import (
     apply_masks,
     check_weights_finite,
     check_X_y,
+    make_generator,
     net_selection,
     select_prunable,
 )
+from ..utils._validation import _torch_seeded
 from ._global import _check_importance, _resolve_importance
 from ._masks import _mask_sparsity, compute_masks
 from ._one_shot import ENFORCER_NAME
@@ -199,6 +201,11 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     verbose : int, default=1
         Show a progress bar over the rounds (tqdm, on stderr); 0 silences it. The net's own
         ``verbose`` controls its per-epoch output.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the whole fit -- the net's initialization, the batch shuffling of every round's
+        training and the gradient pass of ``importance="undecayed"``: they run with torch's
+        global RNG seeded from it inside ``torch.random.fork_rng``, so the global RNG is
+        restored afterwards. ``None`` trains with the global RNG as it is.
 
     Attributes
     ----------
@@ -250,7 +257,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     >>> net = NeuralNetClassifier(
     ...     nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)),
     ...     criterion=nn.CrossEntropyLoss, max_epochs=3, lr=0.1, train_split=None, verbose=0)
-    >>> imp = IterativePruner(net, schedule="fixed", n_rounds=2).fit(X, y)
+    >>> imp = IterativePruner(net, schedule="fixed", n_rounds=2, random_state=0).fit(X, y)
     >>> [h["n_kept"] for h in imp.history_]
     [160, 128, 103]
     >>> imp.sparsity_
@@ -279,6 +286,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         "exclude": [str, list, tuple, None],
         "retrain_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -300,6 +308,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         exclude=None,
         retrain_epochs=None,
         verbose=1,
+        random_state=None,
     ):
         self.estimator = estimator
         self.schedule = schedule
@@ -317,6 +326,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.exclude = exclude
         self.retrain_epochs = retrain_epochs
         self.verbose = verbose
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ helpers
     def _check_params(self):
@@ -407,31 +417,9 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         return out
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, *, eval_set=None, **fit_params):
-        """Train, then prune and retrain for up to ``n_rounds`` rounds.
-
-        Parameters
-        ----------
-        X, y : array-like
-            Training data, passed to the net's ``partial_fit`` in every round.
-        eval_set : tuple (X_val, y_val), default=None
-            Data the per-round ``score`` in ``history_`` is measured on; default: ``(X, y)``.
-        **fit_params : dict
-            Passed to the net's ``partial_fit`` (and from there to the module's forward).
-
-        Returns
-        -------
-        self : IterativePruner
-        """
-        self._check_params()
-        check_X_y(X, y)
-        if eval_set is not None:
-            if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
-                raise ValueError(
-                    f"`eval_set` must be a pair (X_val, y_val); got {type(eval_set).__name__}."
-                )
-            check_X_y(*eval_set)
-
+    def _prune_rounds(self, X, y, eval_set, fit_params):
+        """Train a clone of the net, then prune and retrain it round by round; returns the net,
+        the final masks, the history and the number of rounds done."""
         from tqdm.auto import tqdm
 
         net = clone(self.estimator)
@@ -485,6 +473,40 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
                 refresh=False,
             )
         bar.close()
+        return net, masks, history, n_done
+
+    def fit(self, X, y=None, *, eval_set=None, **fit_params):
+        """Train, then prune and retrain for up to ``n_rounds`` rounds.
+
+        Parameters
+        ----------
+        X, y : array-like
+            Training data, passed to the net's ``partial_fit`` in every round.
+        eval_set : tuple (X_val, y_val), default=None
+            Data the per-round ``score`` in ``history_`` is measured on; default: ``(X, y)``.
+        **fit_params : dict
+            Passed to the net's ``partial_fit`` (and from there to the module's forward).
+
+        Returns
+        -------
+        self : IterativePruner
+        """
+        self._check_params()
+        check_X_y(X, y)
+        if eval_set is not None:
+            if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
+                raise ValueError(
+                    f"`eval_set` must be a pair (X_val, y_val); got {type(eval_set).__name__}."
+                )
+            check_X_y(*eval_set)
+
+        seed = (
+            None if self.random_state is None else make_generator(self.random_state).initial_seed()
+        )
+        # initialization, shuffling and the undecayed gradient pass all draw from torch's
+        # global RNG; seed it for the whole fit and restore it afterwards
+        with _torch_seeded(seed):
+            net, masks, history, n_done = self._prune_rounds(X, y, eval_set, fit_params)
 
         self.estimator_ = net
         self.masks_ = {n: m.detach().cpu().clone() for n, m in masks.items()}
