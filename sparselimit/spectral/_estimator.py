@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import numbers
 
 import numpy as np
@@ -18,13 +18,31 @@ from ._slq import slq_spectrum
 __all__ = ["HessianSpectrum", "skorch_data_loss"]
 
 
+@contextlib.contextmanager
+def _mean_reduction(crit):
+    """Give ``crit`` ``reduction='mean'`` for the duration, restoring its own reduction after
+    (the user's net is left as it was, even when the loss raises)."""
+    old = getattr(crit, "reduction", "mean")
+    if old == "mean":
+        yield
+        return
+    crit.reduction = "mean"
+    try:
+        yield
+    finally:
+        crit.reduction = old
+
+
 def skorch_data_loss(net):
     """The *data* loss of a fitted skorch net as ``loss_fn(y_pred, y_true)``, mean reduction.
 
-    Uses ``net.criterion_`` directly, so penalties added in a subclass's ``get_loss`` (such as an
-    L1 term) are left out. For a ``NeuralNetClassifier`` with ``NLLLoss`` (skorch's default,
-    whose module outputs probabilities) the log is taken as skorch does. A criterion with
-    ``reduction='sum'`` is copied with ``reduction='mean'``.
+    Each call is ``net.get_loss(y_pred, y_true, training=False)``, so the net's own target
+    handling applies exactly as in its validation loss: the log of the probabilities for a
+    ``NeuralNetClassifier`` with ``NLLLoss`` (skorch's default), the reshape of a 1-D target
+    and the float cast of :class:`~sparselimit.L1RegularizedRegressor`. Penalties a subclass
+    adds to ``get_loss`` only when ``training=True`` (such as the L1 term) are left out. A
+    criterion with another ``reduction`` (``'sum'``, ``'none'``) is switched to ``'mean'``
+    during each call and restored after it; the net is never left changed.
 
     Examples
     --------
@@ -32,32 +50,37 @@ def skorch_data_loss(net):
     >>> from torch import nn
     >>> from skorch import NeuralNetRegressor
     >>> from sparselimit.spectral import skorch_data_loss
-    >>> net = NeuralNetRegressor(nn.Linear(2, 1), criterion=nn.MSELoss).initialize()
+    >>> net = NeuralNetRegressor(nn.Linear(2, 1), criterion=nn.MSELoss,
+    ...                          criterion__reduction="sum").initialize()
     >>> loss_fn = skorch_data_loss(net)
-    >>> float(loss_fn(torch.zeros(4, 1), torch.ones(4, 1)))
-    1.0
+    >>> float(loss_fn(torch.zeros(4, 1), torch.ones(4, 1))), net.criterion_.reduction
+    (1.0, 'sum')
     """
-    crit = getattr(net, "criterion_", None)
-    if crit is None:
+    if getattr(net, "criterion_", None) is None or not callable(getattr(net, "get_loss", None)):
         raise TypeError(
             f"{type(net).__name__} has no `criterion_`; HessianSpectrum needs an initialized "
             "skorch net (NeuralNet, NeuralNetClassifier, NeuralNetRegressor or a subclass)."
         )
-    if getattr(crit, "reduction", "mean") != "mean":
-        crit = copy.copy(crit)
-        crit.reduction = "mean"
-    from skorch import NeuralNetClassifier
-
-    log_probs = isinstance(net, NeuralNetClassifier) and isinstance(crit, torch.nn.NLLLoss)
 
     def loss_fn(y_pred, y_true):
-        if isinstance(y_pred, (tuple, list)):  # skorch modules may return extra outputs
-            y_pred = y_pred[0]
-        if log_probs:
-            y_pred = torch.log(y_pred + torch.finfo(y_pred.dtype).eps)
-        return crit(y_pred, y_true)
+        # net.criterion_ is looked up per call: re-initializing the net replaces it
+        with _mean_reduction(net.criterion_):
+            return net.get_loss(y_pred, y_true, training=False)
 
     return loss_fn
+
+
+def _take_rows(a, idx):
+    """Rows ``idx`` (sorted positions) of ``a``: by position for pandas objects (``a[idx]``
+    would read the positions as column labels), with a tensor index for a tensor, and through
+    ``np.asarray`` otherwise (lists), as :class:`HessianOperator` converts them anyway."""
+    if a is None:
+        return None
+    if hasattr(a, "iloc"):
+        return a.iloc[idx]
+    if isinstance(a, torch.Tensor):
+        return a[torch.as_tensor(idx, device=a.device)]
+    return np.asarray(a)[idx]
 
 
 def _check_int(value, name, low):
@@ -70,8 +93,9 @@ class HessianSpectrum(BaseEstimator):
     """Hessian spectrum of a skorch network's data loss, by stochastic Lanczos quadrature.
 
     ``fit(X, y)`` fits a clone of ``estimator`` (or takes it as is with ``prefit=True``), builds
-    the matrix-free :class:`~sparselimit.curvature.HessianOperator` of its criterion (data loss
-    only, mean over samples, eval mode) on ``(X, y)`` and runs :func:`slq_spectrum`.
+    the matrix-free :class:`~sparselimit.curvature.HessianOperator` of its data loss on ``(X, y)``
+    (the net's ``get_loss`` with ``training=False``, so penalties are left out; mean over
+    samples, eval mode; see :func:`skorch_data_loss`) and runs :func:`slq_spectrum`.
 
     Parameters
     ----------
@@ -196,7 +220,8 @@ class HessianSpectrum(BaseEstimator):
         Parameters
         ----------
         X : array-like or tensor of shape (n_samples, ...)
-            Inputs, unaugmented, in a fixed order.
+            Inputs, unaugmented, in a fixed order (NumPy array, tensor, list or pandas
+            DataFrame; ``max_samples`` picks rows by position).
         y : array-like or tensor of shape (n_samples, ...), default=None
             Targets.
 
@@ -231,8 +256,7 @@ class HessianSpectrum(BaseEstimator):
 
             idx = self._subsample(len(X), gen)
             if idx is not None:
-                X = X[idx]
-                y = None if y is None else y[idx]
+                X, y = _take_rows(X, idx), _take_rows(y, idx)
 
             op = HessianOperator(
                 module, loss_fn, X, y, params=self.params, batch_size=self.batch_size
