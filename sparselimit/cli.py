@@ -315,15 +315,57 @@ def _output_dir(text: str) -> Path:
     return out_dir
 
 
+def _module_kwargs(args, task) -> dict:
+    """How the module is built from the data: ``model_cls(**_module_kwargs(args, task))``."""
+    kwargs = {"n_features": task.n_features, "n_outputs": task.n_classes}
+    if args.model is None:
+        kwargs["hidden"] = tuple(args.hidden)
+    return kwargs
+
+
+def _check_model_output(args, task, model_cls) -> None:
+    """One forward pass of a freshly built module on two training rows, before any training.
+
+    A module whose output is not one logit per class trains into an opaque error (PyTorch's
+    ``IndexError: Target 7 is out of bounds`` for too few columns) or, worse, silently ignores
+    columns: the shape is checked here, where the message can name ``--model`` and the sizes.
+    An exception raised by the user's own code keeps its traceback: it points into that code.
+    """
+    import torch
+
+    kwargs = _module_kwargs(args, task)
+    spec = args.model or _DEFAULT_MODEL
+    name = spec.partition(":")[2]
+    # the build draws initial weights from torch's global RNG: fork it, so that this throw-away
+    # module changes neither the caller's RNG nor the seeded training that follows
+    with torch.random.fork_rng(devices=[]):
+        module = model_cls(**kwargs).to(args.device).eval()  # eval: BatchNorm on 2 rows
+        X = torch.as_tensor(task.X_train[:2], device=args.device)
+        with torch.no_grad():
+            out = module(X)
+    expected = (len(X), task.n_classes)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == expected:
+        return
+    got = (
+        f"a tensor of shape {tuple(out.shape)}"
+        if isinstance(out, torch.Tensor)
+        else f"a {type(out).__name__}"
+    )
+    raise _UsageError(
+        f"argument --model: {spec!r} returns {got} on {len(X)} training rows, but the data has "
+        f"{task.n_classes} classes: expected logits of shape {expected}, one column per class. "
+        f"Make {name}(n_features={task.n_features}, n_outputs={task.n_classes}) return "
+        "n_outputs columns"
+    )
+
+
 def _make_net(args, task, model_cls):
     import torch
     from torch import nn
 
     from .training import EpochProgressBar, L1RegularizedClassifier
 
-    module_kwargs = {"module__n_features": task.n_features, "module__n_outputs": task.n_classes}
-    if args.model is None:
-        module_kwargs["module__hidden"] = tuple(args.hidden)
+    module_kwargs = {f"module__{k}": v for k, v in _module_kwargs(args, task).items()}
     return L1RegularizedClassifier(
         model_cls,
         criterion=nn.CrossEntropyLoss,
@@ -369,6 +411,7 @@ def run(args) -> dict:
         limit_report,
         measure_pruning_curve,
     )
+    from .limit._report import _plain
     from .metrics import pq_index, recall_distortion_report
     from .pruning import prune_global
     from .training import EpochProgressBar
@@ -377,6 +420,7 @@ def run(args) -> dict:
     _apply_defaults(args)
     model_cls = _load_model_class(args.model or _DEFAULT_MODEL)
     task = _load_data(args)
+    _check_model_output(args, task, model_cls)
     out_dir = _output_dir(args.output_dir)
 
     torch.set_num_threads(args.threads)  # an application-level choice: this process is ours
@@ -398,9 +442,6 @@ def run(args) -> dict:
             prefit=True,
             n_probes=args.n_probes,
             n_lanczos_steps=args.lanczos_steps,
-            # the paper's 128-sample batches for epsilon, smaller on small data sets so that the
-            # spread is taken over at least 8 batches
-            epsilon_batch_size=int(min(128, max(8, len(task.y_train) // 8))),
             random_state=args.seed,
             verbose=0 if args.quiet else 1,
         ).fit(task.X_train, task.y_train)
@@ -471,7 +512,13 @@ def run(args) -> dict:
 
     if not args.no_plot:
         report["plots"] = _plot(limit, curve, out_dir)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable))
+    # strict JSON: NaN/infinity (e.g. a recall of a class never predicted) become null here, and
+    # allow_nan=False turns any that slip through into an error rather than a file that
+    # JavaScript's JSON.parse and other strict parsers reject. Serialised before the file is
+    # opened, so that such an error leaves no half-written report.
+    report = _plain(report)
+    text = json.dumps(report, indent=2, default=_jsonable, allow_nan=False)
+    (out_dir / "report.json").write_text(text)
     _print_table(rows)
     print(
         f"\npredicted pruning limit: {limit.pruning_limit_:.3f} "

@@ -128,6 +128,47 @@ def _read_csv(path: Path):
     return X, (y.astype(np.int64) if np.isfinite(y).all() and (y == np.round(y)).all() else y)
 
 
+def _encode_labels(y: np.ndarray, where: str):
+    """The classes of ``y`` and its codes 0..n_classes-1, checked to be usable class labels.
+
+    Checked here rather than left to the stratified split, whose errors for a regression target
+    (a "class" per value, each too rare) or a single class (an error much later, in training)
+    do not say what is wrong with the data.
+    """
+    if y.ndim != 1:
+        raise ValueError(
+            f"{where}: y must be 1-D, one class label per sample; got shape {y.shape}. "
+            "Pass class labels, not one-hot rows or several targets."
+        )
+    if y.dtype.kind == "f" and (y != np.round(y)).any():
+        n_values = len(np.unique(y))
+        raise ValueError(
+            f"{where}: y looks continuous ({n_values} distinct float values, e.g. "
+            f"{float(y[y != np.round(y)][0]):g}), but load_task and the command line do "
+            "classification only: y must hold class labels (integers or strings). Bin a "
+            "regression target into classes first (e.g. with numpy.digitize)."
+        )
+    classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"{where}: y holds a single class ({_label(classes[0])}, all {len(y)} samples); "
+            "a classifier needs at least 2 classes. Add samples of the other classes."
+        )
+    if counts.min() < 2:
+        rare = classes[counts < 2]
+        raise ValueError(
+            f"{where}: {len(rare)} of the {len(classes)} classes of y have a single sample "
+            f"(e.g. {_label(rare[0])}); the stratified train/test split needs at least 2 per "
+            "class. Drop or merge the rare classes (or check that y holds class labels)."
+        )
+    return classes, codes
+
+
+def _label(value) -> str:
+    """A class label for a message: 3, 'cat', 1.0 (numpy scalars shown as Python ones)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: int = 0) -> Bunch:
     """Load a classification task as standardised float32 train/test splits.
 
@@ -154,12 +195,31 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
         ``y_test`` (int64 labels 0..n_classes-1), ``n_features``, ``n_classes``, ``name``,
         ``classes`` (original label values).
 
+    Raises
+    ------
+    ValueError
+        For data it cannot use, with what is wrong and the fix: a missing or malformed file,
+        ``y`` that is not one class label per sample (a 2-D ``y``; a continuous float target,
+        i.e. floats that are not all whole numbers: classification only), a single class, or
+        a class with a single sample (the split is stratified).
+
     Examples
     --------
     >>> from sparselimit.datasets import load_task
     >>> task = load_task("wine")
     >>> task.X_train.shape, task.n_classes
     ((133, 13), 3)
+
+    A regression target is refused up front:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "reg.npz")
+    >>> np.savez(path, X=np.ones((10, 2)), y=np.linspace(0, 1, 10))
+    >>> load_task(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...reg.npz: y looks continuous (10 distinct float values, e.g. 0.111111), ...
     """
     path = Path(name)
     is_file = path.suffix.lower() in (".npz", ".csv")
@@ -167,8 +227,9 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
-    check_X_y(X, np.asarray(y))
-    classes, y = np.unique(np.asarray(y), return_inverse=True)
+    y = np.asarray(y)
+    check_X_y(X, y)
+    classes, y = _encode_labels(y, where=str(path) if is_file else f"dataset {name!r}")
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=random_state, stratify=y
     )

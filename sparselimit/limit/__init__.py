@@ -2,7 +2,7 @@
 
 from ._curve import PruningCurve, measure_pruning_curve, measured_limit
 from ._display import PruningLimitDisplay
-from ._epsilon import batch_loss_std, data_loss
+from ._epsilon import batch_loss_std, data_loss, random_batch_loss_std, sample_losses
 from ._estimator import PruningLimitEstimator
 from ._radius import RadiusCurve
 from ._report import limit_report
@@ -23,6 +23,8 @@ __all__ = [
     "solve_pruning_limit",
     "akf_slack",
     "batch_loss_std",
+    "random_batch_loss_std",
+    "sample_losses",
     "data_loss",
     "LimitRegimeWarning",
 ]

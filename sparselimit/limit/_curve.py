@@ -14,6 +14,7 @@ import torch
 from ..training import MaskEnforcer
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
 from ..utils._validation import _torch_seeded
+from ._epsilon import _mean_loss
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -234,7 +235,7 @@ def _evaluate(net, X, y, score):
     was_training = module.training
     with torch.no_grad():
         y_pred = _forward(net, X)
-        loss = float(net.get_loss(y_pred, y, X=X, training=False))
+        loss = float(_mean_loss(net, y_pred, y, X))
     module.train(was_training)
     return score(y_pred, X, y), loss
 
@@ -341,6 +342,13 @@ def measure_pruning_curve(
     if classes is not None:  # the default net of a PruningLimitEstimator: labels -> codes
         y = _encode(y, classes)
         y_fine_tune = None if y_fine_tune is None else _encode(y_fine_tune, classes)
+    elif np.asarray(y).dtype.kind in "OSU":
+        raise ValueError(
+            f"`y` holds labels of dtype {np.asarray(y).dtype}, but the net predicts class codes "
+            "0..n_classes-1. Encode the labels the way the net was trained on them (e.g. "
+            "sklearn.preprocessing.LabelEncoder), or pass the PruningLimitEstimator fitted "
+            "with estimator=None, which encodes them itself."
+        )
     if rule not in _RULES:
         raise ValueError(f"`rule` must be one of {_RULES}; got {rule!r}.")
     if (
@@ -367,8 +375,11 @@ def measure_pruning_curve(
     work.verbose = 0
     module = work.module_
     if include is None and exclude is None:
-        include = getattr(net, "prunable_include", None)
-        exclude = getattr(net, "prunable_exclude", None)
+        if net is not estimator:  # a PruningLimitEstimator: the weights its limit is about
+            include, exclude = estimator._selection(net)
+        else:
+            include = getattr(net, "prunable_include", None)
+            exclude = getattr(net, "prunable_exclude", None)
     params = list(select_prunable(module, include, exclude).values())
     sizes = [p.numel() for p in params]
     offsets = np.concatenate([[0], np.cumsum(sizes)])

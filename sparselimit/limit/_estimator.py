@@ -26,7 +26,7 @@ from ..utils import (
     select_prunable,
 )
 from ..utils._validation import _torch_seeded
-from ._epsilon import batch_loss_std, data_loss
+from ._epsilon import _mean_loss, data_loss, random_batch_loss_std
 from ._exact import dense_hessian, exact_spectrum
 from ._radius import RadiusCurve
 from ._solve import akf_slack, solve_pruning_limit
@@ -129,12 +129,16 @@ class PruningLimitEstimator(BaseEstimator):
         converged value on the validation nets (max error 0.004 against 0.011 for Gauss at
         128 steps). Ignored with ``spectrum="exact"``.
     epsilon : "batch_std" or float, default="batch_std"
-        Loss tolerance. ``"batch_std"``: the standard deviation over consecutive,
-        unshuffled mini-batches of ``epsilon_batch_size`` samples of the batch-mean data loss
-        at ``w*`` (full batches only, ``ddof=0``; see :func:`batch_loss_std`). A float is used
+        Loss tolerance. ``"batch_std"``: the standard deviation of the mean data loss at ``w*``
+        of a mini-batch of ``epsilon_batch_size`` training samples drawn at random, computed
+        exactly from the per-sample losses as ``std(l) / sqrt(epsilon_batch_size)`` (see
+        :func:`random_batch_loss_std`: independent of the data's order, works for any number
+        of samples). The paper's one-pass estimate over consecutive batches is
+        :func:`batch_loss_std`; pass its value as a float to reproduce it. A float is used
         as is.
     epsilon_batch_size : int, default=128
-        Batch size of the ``"batch_std"`` rule.
+        Batch size of the ``"batch_std"`` rule (any positive int; it may exceed the number of
+        samples).
     negative_eigenvalues : {"abs", "flat"}, default="abs"
         ``"abs"`` uses ``|lambda|`` (the paper's choice); ``"flat"`` counts eigenvalues
         ``<= 0`` as zero curvature.
@@ -431,10 +435,10 @@ class PruningLimitEstimator(BaseEstimator):
         # epsilon and the loss at w*
         t = time.perf_counter()
         if isinstance(self.epsilon, str):
-            eps, loss, _ = batch_loss_std(net, X, y, self.epsilon_batch_size)
+            eps, loss, _ = random_batch_loss_std(net, X, y, self.epsilon_batch_size)
             if not eps > 0:
                 raise ValueError(
-                    "epsilon='batch_std' is 0: every batch has the same loss (a perfectly "
+                    "epsilon='batch_std' is 0: every sample has the same loss (a perfectly "
                     "fitted net, a single class, or constant data). Check y, or pass "
                     "`epsilon` as a positive float."
                 )
@@ -454,7 +458,7 @@ class PruningLimitEstimator(BaseEstimator):
         Xh, yh = self._hessian_data(net, X, y, gen)
 
         def loss_fn(y_pred, y_true):
-            return net.get_loss(y_pred, y_true, training=False)
+            return _mean_loss(net, y_pred, y_true)
 
         self._limit_by_step = []
         self._error_by_step = []

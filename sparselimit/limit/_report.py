@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -9,21 +11,39 @@ __all__ = ["limit_report"]
 
 
 def _plain(v):
+    """``v`` with numpy types as Python ones and NaN/infinity as None, recursively.
+
+    JSON has no NaN or infinity: ``json.dumps`` would write the non-standard tokens ``NaN`` /
+    ``Infinity``, which strict parsers (JavaScript's ``JSON.parse``, among others) reject. A
+    value that is not a number here means "not evaluated" (e.g. the Lanczos steps the ``"auto"``
+    rule skipped) and ``null`` says so.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _plain({"a": np.array([1.0, np.nan]), 2: (np.float32(np.inf), [np.int64(3), "x"])})
+    {'a': [1.0, None], '2': [None, [3, 'x']]}
+    """
     if isinstance(v, dict):
         return {str(k): _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     if isinstance(v, np.ndarray):
-        return v.tolist()
+        return _plain(v.tolist())  # nested lists of Python scalars, then NaN -> None
     if isinstance(v, np.generic):
-        return v.item()
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
     return v
 
 
 def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     """Summarise a fitted :class:`PruningLimitEstimator` (and measured curves) as a dict.
 
-    Everything in it is a JSON type (``json.dumps`` works on it directly).
+    Everything in it is a JSON type (``json.dumps`` works on it directly, also with
+    ``allow_nan=False``): a value that is not a finite number, such as the entries of
+    ``diagnostics["limit_by_step"]`` at Lanczos steps the ``"auto"`` rule did not evaluate, is
+    ``None`` (``null`` in JSON).
 
     Parameters
     ----------
@@ -61,7 +81,7 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     >>> report = limit_report(est, measure_pruning_curve(est, X, y))
     >>> sorted(report["measured"]["limits"])
     ['first_drop', 'last_above']
-    >>> _ = json.dumps(report)
+    >>> _ = json.dumps(report, allow_nan=False)
     """
     check_is_fitted(estimator, "pruning_limit_")
     params = {

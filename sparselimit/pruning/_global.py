@@ -210,6 +210,18 @@ def prune_global(
     if copy:
         module = _copy.deepcopy(module)
     params = select_prunable(module, include, exclude)
+    meta = [n for n, p in params.items() if p.is_meta]
+    if meta:
+        raise ValueError(
+            f"Parameters {meta[:5]} of {type(module).__name__} are on the 'meta' device: they "
+            "have shapes but no values, so there are no magnitudes to prune by. Materialize "
+            "the module first (module.to_empty(device='cpu') and load its weights)."
+        )
+    if sparsity is None:
+        raise ValueError(
+            "`sparsity` must be a float in [0, 1) (the fraction of prunable weights removed); "
+            "got None. Pass e.g. sparsity=0.9."
+        )
     check_weights_finite(params, where=type(module).__name__)
     if masks is not None:
         missing = [n for n in params if n not in masks]

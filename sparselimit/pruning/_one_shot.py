@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -252,6 +253,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._validate_params()
         _check_importance(self.importance)  # fail before training
+        self._check_limit_params()
         check_X_y(X, y)
         seed = (
             None if self.random_state is None else make_generator(self.random_state).initial_seed()
@@ -261,10 +263,33 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             self._prune(est, X, y, fit_params)
         # (None, None) unless the default net was trained: its labels, the ndim of the user's y
         self._default_classes_, self._default_y_ndim_ = default
+        if isinstance(self.sparsity, str):  # its net was trained on codes: say which labels
+            self.limit_estimator_.classes_ = default[0]
         shape = getattr(X, "shape", None)
         if shape is not None and len(shape) == 2:
             self.n_features_in_ = int(shape[1])
         return self
+
+    def _check_limit_params(self):
+        """Unknown or conflicting ``limit_params`` keys fail before any training."""
+        if not self.limit_params:
+            return
+        from ..limit import PruningLimitEstimator
+
+        both = sorted({"include", "exclude"} & set(self.limit_params))
+        if both:
+            raise ValueError(
+                f"`limit_params` sets {both}: the limit is predicted for the weights the pruner "
+                "prunes, so set `include` / `exclude` on GlobalOneShotPruner itself."
+            )
+        fixed = {"estimator", "prefit", "include", "exclude"}  # set by the pruner
+        valid = set(inspect.signature(PruningLimitEstimator).parameters) - fixed
+        unknown = sorted(set(self.limit_params) - valid)
+        if unknown:
+            raise ValueError(
+                f"`limit_params` has keys {unknown} that PruningLimitEstimator does not take; "
+                f"valid keys: {sorted(valid)}."
+            )
 
     def _fit_net(self, X, y, fit_params):
         """The trained (or copied) net, the ``(X, y)`` it was trained on, and for the default
@@ -305,7 +330,8 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.sparsity, str):  # "auto"
             from ..limit import PruningLimitEstimator  # lazy: the limit module is heavier
 
-            params = dict(self.limit_params or {})
+            # the limit of the weights pruned here, and no others
+            params = dict(self.limit_params or {}, include=include, exclude=exclude)
             if self.random_state is not None:
                 params.setdefault("random_state", self.random_state)
             limit = PruningLimitEstimator(estimator=est, prefit=True, **params).fit(X, y)

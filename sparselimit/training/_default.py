@@ -17,14 +17,28 @@ from ._models import MLP
 
 
 def _default_input(X) -> np.ndarray:
-    """``X`` as the default net takes it: a 2-D float32 array."""
+    """``X`` as the default net takes it: a 2-D float32 array (a scipy sparse matrix is
+    densified: the default net is a small dense MLP)."""
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
+        X = X.toarray()
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(
             f"With estimator=None, X must be a 2-D array (n_samples, n_features); got shape "
             f"{X.shape}. Pass your own skorch net as `estimator` for other inputs."
         )
-    return X.astype(np.float32)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"With estimator=None, X needs at least one sample and one feature; got shape "
+            f"{X.shape}. Pass non-empty training data."
+        )
+    try:
+        return X.astype(np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"With estimator=None, X must be numeric; got dtype {X.dtype} ({exc}). Encode "
+            "categorical columns first (e.g. sklearn.preprocessing.OneHotEncoder in a Pipeline)."
+        ) from None
 
 
 def _default_estimator(X, y, random_state=None):

@@ -67,7 +67,18 @@ class _L1Mixin:
         cached = getattr(self, "_prunable_cache_", None)
         key = (id(module), self.prunable_include, self.prunable_exclude)
         if cached is None or cached[0] != key:
-            params = select_prunable(module, self.prunable_include, self.prunable_exclude)
+            params = select_prunable(
+                module, self.prunable_include, self.prunable_exclude, require=False
+            )
+            if not params:  # name the net's own options: they are what selects here
+                raise ValueError(
+                    f"{type(self).__name__} found no prunable parameters in "
+                    f"{type(module).__name__} (prunable_include={self.prunable_include!r}, "
+                    f"prunable_exclude={self.prunable_exclude!r}): the L1 penalty and pruning "
+                    "act on the weights of Linear and Conv layers by default. Pass "
+                    "`prunable_include` with a regular expression matching the parameter names "
+                    "to penalise, e.g. prunable_include=r'weight$'."
+                )
             cached = (key, list(params.values()))
             self._prunable_cache_ = cached
         return cached[1]

@@ -119,6 +119,25 @@ class PrunedNetMixin:
         X = self._input(X)
         return self.estimator_.predict_proba(X)
 
+    @available_if(_net_has("predict_proba"))
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then :meth:`transform` the training data.
+
+        Parameters
+        ----------
+        X : array-like
+            Training data.
+        y : array-like, default=None
+            Targets.
+        **fit_params
+            Passed to ``fit``.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, n_outputs)
+        """
+        return self.fit(X, y, **fit_params).transform(X)
+
     @available_if(_net_has("score"))
     def score(self, X, y, **kwargs):
         """The pruned net's ``score`` (accuracy for classifiers, R² for regressors).
@@ -157,5 +176,6 @@ class PrunedNetMixin:
                 tags.classifier_tags = inner.classifier_tags
                 tags.regressor_tags = inner.regressor_tags
                 tags.target_tags.required = inner.target_tags.required
-        tags.transformer_tags = TransformerTags()
+        # the output is the network's (float32 for a float32 net), whatever X's dtype was
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags

@@ -110,7 +110,7 @@ def select_prunable(
                 continue
             weight = getattr(mod, "weight", None)
             if isinstance(weight, nn.Parameter):
-                chosen[f"{mod_name}.weight" if mod_name else "weight"] = weight
+                chosen[id(weight)] = weight
         if parametrized:
             # the weight is computed from other tensors (weight_norm, spectral_norm ...):
             # zeroing them would not zero the weight, so these layers are not pruned
@@ -121,9 +121,10 @@ def select_prunable(
                 UserWarning,
                 stacklevel=2,
             )
-        # keep named_parameters order (and its de-duplication of shared tensors)
-        order = [name for name, _ in module.named_parameters()]
-        chosen = {name: chosen[name] for name in order if name in chosen}
+        # named_parameters order and names, matched by identity: a tensor shared by several
+        # modules is listed once, under its first name -- also when that name belongs to a
+        # module that is not a default layer (a Linear decoder tied to an Embedding's weight)
+        chosen = {name: p for name, p in module.named_parameters() if id(p) in chosen}
     chosen = {name: p for name, p in chosen.items() if not any(r.search(name) for r in exclude_re)}
     if require and not chosen:
         raise ValueError(

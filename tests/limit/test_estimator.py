@@ -268,8 +268,17 @@ def test_validation_errors(fitted_net, data):
         PruningLimitEstimator(make_net(), prefit=True).fit(X, y)
     with pytest.raises(TypeError, match="skorch"):
         PruningLimitEstimator(nn.Linear(2, 2)).fit(X, y)
-    with pytest.raises(ValueError, match="epsilon_batch_size"):
-        PruningLimitEstimator(fitted_net, prefit=True, spectrum="exact").fit(X[:200], y[:200])
+
+
+def test_batch_std_epsilon_on_fewer_samples_than_a_batch(fitted_net, data):
+    # 100 samples, batch 128: the standard deviation of a random batch's mean, std(l) / sqrt(128)
+    X, y = data
+    est = PruningLimitEstimator(fitted_net, prefit=True, spectrum="exact").fit(X[:100], y[:100])
+    with torch.no_grad():
+        out = fitted_net.module_(torch.as_tensor(X[:100]))
+    ce = nn.functional.cross_entropy(out, torch.as_tensor(y[:100]), reduction="none").numpy()
+    assert est.epsilon_ == pytest.approx(np.std(ce) / np.sqrt(128), rel=1e-5)
+    assert 0.0 < est.pruning_limit_ < 1.0
 
 
 # ------------------------------------------------------------------ regime warnings

@@ -225,8 +225,9 @@ def test_auto_sparsity_wiring_with_a_stub(monkeypatch):
     """The "auto" path, independent of sparselimit.limit's implementation."""
 
     class StubLimit:
-        def __init__(self, estimator=None, prefit=False, **params):
-            self.estimator, self.prefit, self.params = estimator, prefit, params
+        def __init__(self, estimator=None, prefit=False, n_probes=1, include=None, exclude=None):
+            self.estimator, self.prefit = estimator, prefit
+            self.params = {"n_probes": n_probes, "include": include, "exclude": exclude}
 
         def fit(self, X, y):
             assert self.prefit and self.estimator.initialized_
@@ -241,7 +242,8 @@ def test_auto_sparsity_wiring_with_a_stub(monkeypatch):
     pruner.fit(X, y)
     assert pruner.target_sparsity_ == 0.625
     assert pruner.sparsity_ == round(0.625 * D) / D
-    assert pruner.limit_estimator_.params == {"n_probes": 1}
+    # the pruner's own selection goes along: the limit is about the weights it prunes
+    assert pruner.limit_estimator_.params == {"n_probes": 1, "include": None, "exclude": None}
 
 
 @pytest.mark.filterwarnings("default")  # keeps the simplefilter below local to this test

@@ -152,8 +152,38 @@ def test_default_net_with_auto_sparsity():
     ).fit(X, NAMES)
     limit = pruner.limit_estimator_
     assert limit.random_state == 0  # the pruner's seed, as limit_params gave none
-    assert limit.classes_ is None  # it took the trained net, with the encoded labels
+    # it took the trained net (fitted on the encoded labels), and is told the labels, so that
+    # measure_pruning_curve(limit, X, NAMES) encodes them
+    np.testing.assert_array_equal(limit.classes_, IRIS.target_names)
     assert pruner.target_sparsity_ == limit.pruning_limit_
     D = n_prunable(4, 3)
     assert pruner.sparsity_ == round(limit.pruning_limit_ * D) / D
     assert set(pruner.predict(X)) <= set(IRIS.target_names)
+
+
+def test_fit_transform_is_fit_then_transform_and_tags_say_dtype_not_kept():
+    from sklearn.utils import get_tags
+
+    X = np.random.RandomState(0).randn(40, 4)
+    y = np.arange(40) % 2
+    fitted = GlobalOneShotPruner(sparsity=0.5, random_state=0)
+    Xt = fitted.fit_transform(X, y)
+    np.testing.assert_array_equal(Xt, fitted.transform(X))
+    other = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(Xt, other.transform(X))
+    assert Xt.shape == (40, 2) and Xt.dtype == np.float32  # the net's output, not X's float64
+    assert get_tags(fitted).transformer_tags.preserves_dtype == []
+
+
+def test_default_net_input_errors_and_sparse_X():
+    import scipy.sparse as sp
+
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match=r"at least one sample.*got shape \(0, 3\)"):
+        GlobalOneShotPruner(sparsity=0.5).fit(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match="must be numeric.*OneHotEncoder"):
+        GlobalOneShotPruner(sparsity=0.5).fit(np.full((40, 2), "a"), y)
+    X = sp.random(40, 5, density=0.5, format="csr", random_state=0)
+    sparse = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(X, y)
+    dense = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(X.toarray(), y)
+    np.testing.assert_array_equal(sparse.predict_proba(X), dense.predict_proba(X.toarray()))

@@ -1,0 +1,49 @@
+"""prune_global edge cases: a Linear weight tied to another module's (listed once, under its first
+name), a module on the meta device, a missing sparsity."""
+
+import torch
+from torch import nn
+
+from sparselimit import prune_global
+from sparselimit.utils import select_prunable
+
+
+class TiedLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        self.hidden = nn.Linear(16, 16)
+        self.dec = nn.Linear(16, 50, bias=False)
+        self.dec.weight = self.emb.weight  # the decoder shares the embedding's table
+
+    def forward(self, x):
+        return self.dec(torch.relu(self.hidden(self.emb(x))))
+
+
+def test_tied_decoder_weight_is_selected_once_and_pruned():
+    torch.manual_seed(0)
+    m = TiedLM()
+    chosen = select_prunable(m)
+    assert list(chosen) == ["emb.weight", "hidden.weight"]  # named_parameters' names and order
+    assert chosen["emb.weight"] is m.dec.weight
+    result = prune_global(m, 0.9, copy=True)
+    D = 50 * 16 + 16 * 16
+    n_zero = int((result.module.dec.weight == 0).sum() + (result.module.hidden.weight == 0).sum())
+    assert n_zero == round(0.9 * D)
+    assert result.module.emb.weight is result.module.dec.weight  # still tied in the copy
+
+
+def test_untied_modules_keep_their_names():
+    m = nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 3))
+    assert list(select_prunable(m)) == ["1.weight"]
+
+
+def test_meta_module_and_missing_sparsity_are_named():
+    import pytest
+
+    with torch.device("meta"):
+        m = nn.Linear(4, 4)
+    with pytest.raises(ValueError, match="'meta' device.*to_empty"):
+        prune_global(m, 0.5)
+    with pytest.raises(ValueError, match="`sparsity` must be a float.*got None"):
+        prune_global(nn.Linear(3, 3), None)
