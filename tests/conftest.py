@@ -49,3 +49,21 @@ def digits_small():
     X, y = load_digits(return_X_y=True)
     X = (X[:400] / 16.0).astype(np.float32)
     return X, y[:400].astype(np.int64)
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    """A .npz data set for the command line: 120 samples, 5 features, labels 3, 7 and 9."""
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=120,
+        n_features=5,
+        n_informative=3,
+        n_classes=3,
+        n_clusters_per_class=1,
+        random_state=0,
+    )
+    np.savez(tmp_path / "tiny.npz", X=X, y=np.array([3, 7, 9])[y])
+    return tmp_path / "tiny.npz"

@@ -197,23 +197,6 @@ def user_models(tmp_path, monkeypatch):
     return "cli_user_models"
 
 
-@pytest.fixture
-def tiny_npz(tmp_path):
-    """120 samples, 5 features, labels 3, 7 and 9."""
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(
-        n_samples=120,
-        n_features=5,
-        n_informative=3,
-        n_classes=3,
-        n_clusters_per_class=1,
-        random_state=0,
-    )
-    np.savez(tmp_path / "tiny.npz", X=X, y=np.array([3, 7, 9])[y])
-    return tmp_path / "tiny.npz"
-
-
 # a run of a few seconds on tiny data
 FAST = ["--quick", "-q", "--no-plot", "--fine-tune-epochs", "0", "--sparsities", "0,0.5"]
 

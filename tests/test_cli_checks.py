@@ -50,20 +50,8 @@ def save_npz(path, y, n_features=5):
 
 
 @pytest.fixture
-def three_classes(tmp_path):
-    """120 samples, 5 features, labels 3, 7 and 9."""
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(
-        n_samples=120,
-        n_features=5,
-        n_informative=3,
-        n_classes=3,
-        n_clusters_per_class=1,
-        random_state=0,
-    )
-    np.savez(tmp_path / "tiny.npz", X=X, y=np.array([3, 7, 9])[y])
-    return str(tmp_path / "tiny.npz")
+def three_classes(tiny_npz):
+    return str(tiny_npz)
 
 
 def strict_loads(text):
