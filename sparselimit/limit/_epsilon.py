@@ -72,7 +72,7 @@ def _per_sample(net, y_pred, yi, Xi, n):
     if terms is not None and terms.dim() >= 1 and terms.shape[0] == n:
         # element means per sample (a multi-output MSE returns (n, outputs))
         terms = terms.detach().reshape(n, -1).double().mean(dim=1).cpu().numpy()
-    else:  # a criterion without a "mean" reduction to switch off: one call per sample
+    else:  # a criterion without a reduction to switch off: one call per sample
         terms = np.array(
             [float(_mean_loss(net, y_pred[i : i + 1], _row(yi, i), _row(Xi, i))) for i in range(n)]
         )
@@ -97,11 +97,11 @@ def sample_losses(net, X, y, batch_size=256) -> np.ndarray:
 
     The module runs in eval mode (restored afterwards) and the loss is
     ``net.get_loss(..., training=False)`` (no L1 penalty, skorch's NLLLoss handling
-    applied), taken per sample: a torch criterion with ``reduction="mean"`` is switched to
-    ``"none"`` for the call (per-sample element means); any other criterion is called once
-    per sample. Within each batch the terms are scaled so that their mean is the batch's mean
-    loss, so a weighted mean (class weights, ``ignore_index``) keeps each sample's share and
-    the mean of the result is the data loss.
+    applied), taken per sample: a torch criterion with ``reduction="mean"`` or ``"sum"`` is
+    switched to ``"none"`` for the call (per-sample element means); any other criterion is
+    called once per sample. Within each batch the terms are scaled so that their mean is the
+    batch's mean loss, so a weighted mean (class weights, ``ignore_index``) keeps each
+    sample's share and the mean of the result is the data loss.
 
     Examples
     --------
