@@ -213,6 +213,8 @@ class PruningLimitEstimator(BaseEstimator):
         ``pruning_limit_`` from Jensen's inequality.
     zero_row_fraction_ : float
         Fraction ``p0`` of prunable weights whose Hessian row is zero (0 when not deflated).
+    n_features_in_ : int
+        Number of columns of ``X`` seen in ``fit`` (when ``X`` is 2-D).
     n_params_ : int
         ``D``, the number of prunable weights.
     n_lanczos_steps_ : int
@@ -335,6 +337,8 @@ class PruningLimitEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.non_deterministic = True
+        if self.estimator is None:
+            tags.input_tags.sparse = True  # the default net densifies scipy.sparse X
         return tags
 
     # ------------------------------------------------------------------ fitting
@@ -406,6 +410,9 @@ class PruningLimitEstimator(BaseEstimator):
         gen = make_generator(self.random_state)
         timings = {}
 
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2:  # scikit-learn's record of the input width
+            self.n_features_in_ = int(shape[1])
         t = time.perf_counter()
         net, X, y = self._fit_net(X, y, gen)
         timings["train"] = 0.0 if self.prefit else time.perf_counter() - t
@@ -539,7 +546,9 @@ class PruningLimitEstimator(BaseEstimator):
             rule=self.quadrature,
             verbose=self.verbose,
         )
-        if auto:
+        if spec.alphas is None:  # every Hessian row was zero: no Lanczos ran, G = 1
+            self._limit_by_step, self._error_by_step = [], []
+        elif auto:
             if math.isnan(tracker.history[-1]):  # ran to the end between evaluations
                 tracker.record(spec, int(np.max(spec.n_steps)))
             self._limit_by_step = list(tracker.history)

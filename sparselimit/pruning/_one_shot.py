@@ -305,7 +305,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             est.fit(X, y_codes, **fit_params)
             if is_regressor(est):
                 _check_default_regressor(est, y_codes)
-            return est, X, y_codes, (classes, np.ndim(y))
+            return est, X, y_codes, (classes, np.asarray(y).ndim)
         if self.prefit:
             _check_net_fitted(self.estimator)
             return copy.deepcopy(self.estimator), X, y, (None, None)
@@ -418,6 +418,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         if self.estimator is None:  # the default net: its kind is decided by y at fit
+            tags.input_tags.sparse = True  # densified for the default MLP
             tags.target_tags.required = True
             net = self.__dict__.get("estimator_")
             if net is None:

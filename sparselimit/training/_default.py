@@ -7,8 +7,11 @@ from ``limit`` (``limit`` may import from ``training``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
+from sklearn.exceptions import DataConversionWarning
 from torch import nn
 
 from ..utils import check_weights_finite
@@ -25,17 +28,21 @@ def _default_input(X) -> np.ndarray:
     if X.ndim != 2:
         raise ValueError(
             f"With estimator=None, X must be a 2-D array (n_samples, n_features); got shape "
-            f"{X.shape}. Pass your own skorch net as `estimator` for other inputs."
+            f"{X.shape}. Reshape your data (X.reshape(-1, 1) for a single feature, "
+            "X.reshape(1, -1) for a single sample), or pass your own skorch net as `estimator` "
+            "for other inputs."
         )
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(
-            f"With estimator=None, X needs at least one sample and one feature; got shape "
-            f"{X.shape}. Pass non-empty training data."
-        )
+    # scikit-learn's wording ("0 sample(s) (shape=...) while a minimum of 1 is required")
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if X.shape[axis] == 0:
+            raise ValueError(
+                f"With estimator=None, found array with 0 {what}(s) (shape={X.shape}) while a "
+                "minimum of 1 is required. Pass non-empty training data."
+            )
     try:
         return X.astype(np.float32)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
+    except (TypeError, ValueError) as exc:  # keep the type: a dict in X is a TypeError
+        raise type(exc)(
             f"With estimator=None, X must be numeric; got dtype {X.dtype} ({exc}). Encode "
             "categorical columns first (e.g. sklearn.preprocessing.OneHotEncoder in a Pipeline)."
         ) from None
@@ -73,8 +80,9 @@ def _default_estimator(X, y, random_state=None):
 
     if y is None:
         raise ValueError(
-            "With estimator=None, `y` is required: the default network is trained on (X, y). "
-            "Pass the labels or targets, or pass your own skorch net as `estimator`."
+            "With estimator=None, the default network requires y to be passed, but the target "
+            "y is None: it is trained on (X, y). Pass the labels or targets, or pass your own "
+            "skorch net as `estimator`."
         )
     X = _default_input(X)
     y = np.asarray(y)
@@ -105,11 +113,18 @@ def _default_estimator(X, y, random_state=None):
                 f"shape {y.shape}. The default network is a single-label classifier: pass one "
                 "label per sample, a floating y for multi-output regression, or your own net."
             )
+        if y.ndim == 2:  # scikit-learn's classifiers say so, and ravel
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
         classes, y = np.unique(y.reshape(-1), return_inverse=True)
         y = y.reshape(-1).astype(np.int64)
         if len(classes) < 2:
             raise ValueError(
-                f"y holds a single class ({classes[0]!r}); a classifier needs at least two. "
+                f"y holds only one class ({classes[0]!r}); a classifier needs at least two. "
                 "Pass labels of two or more classes, or a floating y for regression."
             )
         net = L1RegularizedClassifier(

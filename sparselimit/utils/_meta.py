@@ -23,8 +23,9 @@ def _check_input(est, X):
         n = getattr(est, "n_features_in_", None)
         if n is not None and X.ndim == 2 and X.shape[1] != n:
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(est).__name__} was fitted on {n}; "
-                "pass data with the training data's columns."
+                f"X has {X.shape[1]} features, but {type(est).__name__} is expecting {n} "
+                "features as input (the number it was fitted on); pass data with the training "
+                "data's columns."
             )
     return X
 

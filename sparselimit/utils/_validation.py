@@ -99,6 +99,9 @@ def check_X_y(X, y=None) -> None:
 
 
 def _length(a):
+    shape = getattr(a, "shape", None)  # arrays, tensors, DataFrames, scipy.sparse (dok is a dict)
+    if isinstance(shape, tuple) and len(shape) >= 1:
+        return int(shape[0])
     if isinstance(a, Mapping):  # skorch's dict inputs: one array per forward argument
         return _length(next(iter(a.values()))) if a else None
     try:

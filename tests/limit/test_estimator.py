@@ -235,7 +235,7 @@ def test_default_estimator_labels_targets_and_their_errors(data):
         # a floating target is regression, whole-valued or not (one class per value before)
         reg = PruningLimitEstimator(**kw).fit(X, (X[:, 0] > 0).astype(np.float64) + 1.0)
         assert isinstance(reg.estimator_, L1RegularizedRegressor) and reg.classes_ is None
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="only one class"):
         PruningLimitEstimator(**kw).fit(X, np.zeros(len(X), dtype=np.int64))
     with pytest.raises(ValueError, match="Standardise y"):  # diverges at lr 0.05
         PruningLimitEstimator(**kw).fit(X, 1e6 * X[:, 0].astype(np.float64))

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from sparselimit import L1RegularizedClassifier, PruningLimitEstimator, measure_pruning_curve
+from sparselimit.limit import LimitRegimeWarning
 
 from ._helpers import fit_seeded, make_data, make_net
 
@@ -58,3 +59,20 @@ def test_l1_net_without_prunable_weights_names_prunable_include():
     )
     with pytest.raises(ValueError, match="prunable_include=None.*Pass `prunable_include`"):
         fit_seeded(net, X, y)
+
+
+@pytest.mark.parametrize("steps", [8, "auto"])
+def test_all_zero_hessian_rows_give_the_flat_limit(data, steps):
+    # every hidden unit dead: the loss does not depend on any prunable weight, every Hessian
+    # row is zero, G = 1 everywhere and the limit is the largest sparsity below 1
+    X, y = data
+    net = make_net()
+    net.initialize()
+    with torch.no_grad():
+        net.module_[0].bias.fill_(-100.0)
+    est = PruningLimitEstimator(net, prefit=True, n_lanczos_steps=steps, random_state=0)
+    with pytest.warns(LimitRegimeWarning, match="pinned"):
+        est.fit(X, y)
+    D = 6 * 16 + 16 * 2
+    assert est.zero_row_fraction_ == 1.0 and est.n_lanczos_steps_ == 0
+    assert est.pruning_limit_ == pytest.approx((D - 1) / D, abs=1e-6)

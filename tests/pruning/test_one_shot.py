@@ -207,7 +207,9 @@ def test_predict_checks_its_input_like_scikit_learn():
     for method in ("predict", "predict_proba", "transform"):
         with pytest.raises(ValueError, match="`X` contains NaN"):
             getattr(pruner, method)(X_nan)
-        with pytest.raises(ValueError, match="X has 5 features, but GlobalOneShotPruner was"):
+        with pytest.raises(
+            ValueError, match="X has 5 features, but GlobalOneShotPruner is expecting"
+        ):
             getattr(pruner, method)(X[:, :5])
     with pytest.raises(ValueError, match="X has 5 features"):
         pruner.score(X[:, :5], y)
