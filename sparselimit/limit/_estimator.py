@@ -153,7 +153,10 @@ class PruningLimitEstimator(BaseEstimator):
     max_samples : int, float in (0, 1] or None, default=None
         Samples used for the Hessian: all (None), this many, or this fraction, drawn at
         random (``random_state``) and kept in their original order. ``epsilon`` always uses
-        all of ``(X, y)``.
+        all of ``(X, y)``. Subsampling makes the fit cheaper but *raises* the prediction: a
+        Hessian of fewer samples has more flat directions. On a 20,000-sample,
+        4-class task (64-unit MLP), 2,048 samples predicted 0.72 against 0.68 from all of them
+        at ``l1_alpha=1e-4`` (0.84 against 0.84 at 1e-3).
     batch_size : int or 'auto', default='auto'
         Samples per forward/backward pass in Hessian-vector products (time and memory only).
         ``'auto'`` sizes batches from the measured graph memory
