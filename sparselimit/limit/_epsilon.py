@@ -8,7 +8,11 @@ import numpy as np
 import torch
 from skorch.dataset import unpack_data
 
+from ..utils._validation import _length
+
 __all__ = ["batch_loss_std", "data_loss", "random_batch_loss_std", "sample_losses"]
+
+EPSILON_RULES = ("batch_std", "random_batch_std")
 
 
 def _batches(net, X, y, batch_size):
@@ -131,8 +135,8 @@ def sample_losses(net, X, y, batch_size=256) -> np.ndarray:
 
 
 def random_batch_loss_std(net, X, y, batch_size=128):
-    """Epsilon by the ``"batch_std"`` rule: the standard deviation of the mean data loss of a
-    mini-batch of ``batch_size`` training samples drawn at random, at the trained weights.
+    """Epsilon by the ``"random_batch_std"`` rule: the standard deviation of the mean data loss
+    of a mini-batch of ``batch_size`` training samples drawn at random, at the trained weights.
 
     Computed exactly from the per-sample losses ``l_i`` (:func:`sample_losses`) rather than
     sampled: ``epsilon = std(l) / sqrt(batch_size)`` (``ddof=0``), the standard deviation of
@@ -150,7 +154,8 @@ def random_batch_loss_std(net, X, y, batch_size=128):
     Over random orderings the paper's estimate averages to this value times the
     finite-population factor ``sqrt((n - batch_size) / (n - 1))`` (0.95 on digits; 1 in the
     limit of many samples, the paper's regime). :func:`batch_loss_std` computes the paper's
-    estimate on the data's own order.
+    estimate on the data's own order (``epsilon="batch_std"``, the default, which falls back
+    to this function on fewer than two full batches).
 
     Parameters
     ----------
@@ -233,9 +238,9 @@ def batch_loss_std(net, X, y, batch_size=128):
     """The paper's epsilon procedure on the data's own order: std over consecutive mini-batches
     of the batch-mean data loss.
 
-    ``PruningLimitEstimator(epsilon="batch_std")`` uses :func:`random_batch_loss_std`, the
-    exact value this estimates on shuffled data; this function reproduces the paper's one-pass
-    estimate (pass its result as ``epsilon=``).
+    This is ``PruningLimitEstimator(epsilon="batch_std")``, the default. On shuffled data it
+    estimates the value :func:`random_batch_loss_std` computes exactly
+    (``epsilon="random_batch_std"``).
 
     The data are cut into consecutive batches of ``batch_size`` in their given order (no
     shuffling, no augmentation), the mean data loss of each batch is computed at the trained
@@ -291,8 +296,24 @@ def batch_loss_std(net, X, y, batch_size=128):
     full = losses[sizes == int(batch_size)]
     if full.size < 2:
         raise ValueError(
-            f"batch_loss_std needs at least two full batches of `batch_size`={batch_size} "
-            f"samples; got {int(np.sum(sizes))} samples. Lower `batch_size`, or use "
-            "random_batch_loss_std, which works for any number of samples."
+            f"epsilon='batch_std' needs at least two full batches of `epsilon_batch_size`="
+            f"{batch_size} samples; got {int(np.sum(sizes))} samples. Lower the batch size, or "
+            "use random_batch_loss_std (epsilon='random_batch_std'), which works for any "
+            "number of samples."
         )
     return float(np.std(full)), loss, full
+
+
+def epsilon_by_rule(net, X, y, rule, batch_size):
+    """``(epsilon, loss, rule_used)`` for ``PruningLimitEstimator(epsilon=rule)``.
+
+    ``"batch_std"`` is the paper's procedure (:func:`batch_loss_std`) when the data hold two
+    full batches; on fewer samples, where it is undefined, it falls back to its expectation,
+    ``"random_batch_std"`` (:func:`random_batch_loss_std`), and says so in ``rule_used``.
+    """
+    n = _length(X if y is None else y)
+    if rule == "batch_std" and (n is None or n >= 2 * int(batch_size)):
+        eps, loss, _ = batch_loss_std(net, X, y, batch_size)
+        return eps, loss, "batch_std"
+    eps, loss, _ = random_batch_loss_std(net, X, y, batch_size)
+    return eps, loss, "random_batch_std"

@@ -26,7 +26,7 @@ from ..utils import (
     select_prunable,
 )
 from ..utils._validation import _torch_seeded
-from ._epsilon import _mean_loss, data_loss, random_batch_loss_std
+from ._epsilon import EPSILON_RULES, _mean_loss, data_loss, epsilon_by_rule
 from ._exact import dense_hessian, exact_spectrum
 from ._radius import RadiusCurve
 from ._solve import akf_slack, solve_pruning_limit
@@ -129,16 +129,20 @@ class PruningLimitEstimator(BaseEstimator):
         converged value on the validation nets (max error 0.004 against 0.011 for Gauss at
         128 steps). Ignored with ``spectrum="exact"``.
     epsilon : "batch_std" or float, default="batch_std"
-        Loss tolerance. ``"batch_std"``: the standard deviation of the mean data loss at ``w*``
-        of a mini-batch of ``epsilon_batch_size`` training samples drawn at random, computed
-        exactly from the per-sample losses as ``std(l) / sqrt(epsilon_batch_size)`` (see
-        :func:`random_batch_loss_std`: independent of the data's order, works for any number
-        of samples). The paper's one-pass estimate over consecutive batches is
-        :func:`batch_loss_std`; pass its value as a float to reproduce it. A float is used
-        as is.
+        Loss tolerance. ``"batch_std"`` (the paper's): the standard deviation over
+        consecutive, unshuffled mini-batches of ``epsilon_batch_size`` training samples of the
+        batch-mean data loss at ``w*`` (full batches only, ``ddof=0``; see
+        :func:`batch_loss_std`). With fewer than two full batches, where that is undefined, it
+        falls back to ``"random_batch_std"`` (``epsilon_rule_`` says which was used).
+        ``"random_batch_std"``: the standard deviation of the mean data loss of a mini-batch
+        drawn at random, computed exactly from the per-sample losses as
+        ``std(l) / sqrt(epsilon_batch_size)`` (:func:`random_batch_loss_std`): what
+        ``"batch_std"`` estimates, without its dependence on the data's order (class-sorted
+        data inflate it) and its scatter (about ``1 / sqrt(2 n / epsilon_batch_size)``, 24% on
+        digits). A float is used as is.
     epsilon_batch_size : int, default=128
-        Batch size of the ``"batch_std"`` rule (any positive int; it may exceed the number of
-        samples).
+        Batch size of the two rules (``"random_batch_std"`` takes any positive int, even one
+        above the number of samples).
     negative_eigenvalues : {"abs", "flat"}, default="abs"
         ``"abs"`` uses ``|lambda|`` (the paper's choice); ``"flat"`` counts eigenvalues
         ``<= 0`` as zero curvature.
@@ -196,6 +200,9 @@ class PruningLimitEstimator(BaseEstimator):
         probe-to-probe spread.
     probe_limits_ : ndarray of shape (n_probes,)
         The limit solved with each probe's quadrature alone.
+    epsilon_rule_ : str
+        How ``epsilon_`` was obtained: ``"batch_std"``, ``"random_batch_std"`` (asked for, or
+        the fallback of ``"batch_std"`` on fewer than two full batches) or ``"float"``.
     epsilon_ : float
         The loss tolerance used.
     loss_ : float
@@ -276,7 +283,7 @@ class PruningLimitEstimator(BaseEstimator):
         "n_probes": [Interval(Integral, 1, None, closed="left")],
         "n_lanczos_steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "quadrature": [StrOptions({"averaged", "gauss"})],
-        "epsilon": [Interval(Real, 0, None, closed="neither"), StrOptions({"batch_std"})],
+        "epsilon": [Interval(Real, 0, None, closed="neither"), StrOptions(set(EPSILON_RULES))],
         "epsilon_batch_size": [Interval(Integral, 1, None, closed="left")],
         "negative_eigenvalues": [StrOptions({"abs", "flat"})],
         "deflate_zero_rows": ["boolean"],
@@ -445,16 +452,17 @@ class PruningLimitEstimator(BaseEstimator):
         # epsilon and the loss at w*
         t = time.perf_counter()
         if isinstance(self.epsilon, str):
-            eps, loss, _ = random_batch_loss_std(net, X, y, self.epsilon_batch_size)
+            eps, loss, rule = epsilon_by_rule(net, X, y, self.epsilon, self.epsilon_batch_size)
             if not eps > 0:
                 raise ValueError(
-                    "epsilon='batch_std' is 0: every sample has the same loss (a perfectly "
+                    f"epsilon={self.epsilon!r} is 0: every batch has the same loss (a perfectly "
                     "fitted net, a single class, or constant data). Check y, or pass "
                     "`epsilon` as a positive float."
                 )
         else:
-            eps = float(self.epsilon)
+            eps, rule = float(self.epsilon), "float"
             loss = data_loss(net, X, y)
+        self.epsilon_rule_ = rule
         timings["epsilon"] = time.perf_counter() - t
         self._log(f"epsilon={eps:.4g} (loss {loss:.4g})")
 
@@ -608,6 +616,7 @@ class PruningLimitEstimator(BaseEstimator):
             "l1_alpha": None if l1 is None else float(l1),
             "loss": float(loss),
             "epsilon": float(eps),
+            "epsilon_rule": self.epsilon_rule_,
             "epsilon_over_loss": float(ratio) if math.isfinite(ratio) else None,
             "negative_mass": neg_share,
             "negative_node_weight": float((tau * (nodes < 0)).sum(axis=1).mean()),

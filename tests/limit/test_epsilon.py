@@ -1,6 +1,6 @@
-"""epsilon: the spread of the batch-mean data loss, exactly from per-sample losses
-(random_batch_loss_std, the estimator's "batch_std") and over consecutive batches
-(batch_loss_std, the paper's one-pass estimate)."""
+"""epsilon: the spread of the batch-mean data loss over consecutive batches (batch_loss_std,
+the paper's one-pass estimate: epsilon="batch_std") and exactly from per-sample losses
+(random_batch_loss_std: epsilon="random_batch_std")."""
 
 import numpy as np
 import pytest

@@ -270,15 +270,34 @@ def test_validation_errors(fitted_net, data):
         PruningLimitEstimator(nn.Linear(2, 2)).fit(X, y)
 
 
-def test_batch_std_epsilon_on_fewer_samples_than_a_batch(fitted_net, data):
-    # 100 samples, batch 128: the standard deviation of a random batch's mean, std(l) / sqrt(128)
-    X, y = data
-    est = PruningLimitEstimator(fitted_net, prefit=True, spectrum="exact").fit(X[:100], y[:100])
+def _ce(net, X, y):
     with torch.no_grad():
-        out = fitted_net.module_(torch.as_tensor(X[:100]))
-    ce = nn.functional.cross_entropy(out, torch.as_tensor(y[:100]), reduction="none").numpy()
-    assert est.epsilon_ == pytest.approx(np.std(ce) / np.sqrt(128), rel=1e-5)
-    assert 0.0 < est.pruning_limit_ < 1.0
+        out = net.module_(torch.as_tensor(X))
+    return nn.functional.cross_entropy(out, torch.as_tensor(y), reduction="none").numpy()
+
+
+def test_batch_std_is_the_papers_consecutive_batch_spread(fitted_net, data):
+    X, y = data  # 256 samples: two full batches of 128
+    est = PruningLimitEstimator(fitted_net, prefit=True, spectrum="exact").fit(X, y)
+    ce = _ce(fitted_net, X, y)
+    assert est.epsilon_rule_ == "batch_std" == est.diagnostics_["epsilon_rule"]
+    assert est.epsilon_ == pytest.approx(np.std([ce[:128].mean(), ce[128:].mean()]), rel=1e-5)
+
+
+def test_random_batch_std_rule_and_the_small_data_fallback(fitted_net, data):
+    # the standard deviation of a random batch's mean, std(l) / sqrt(128): asked for, and the
+    # fallback of "batch_std" on 100 samples (fewer than two full batches of 128)
+    X, y = data
+    kw = dict(prefit=True, spectrum="exact")
+    asked = PruningLimitEstimator(fitted_net, epsilon="random_batch_std", **kw).fit(X, y)
+    assert asked.epsilon_rule_ == "random_batch_std"
+    assert asked.epsilon_ == pytest.approx(np.std(_ce(fitted_net, X, y)) / np.sqrt(128), rel=1e-5)
+    small = PruningLimitEstimator(fitted_net, **kw).fit(X[:100], y[:100])
+    assert small.epsilon_rule_ == "random_batch_std"
+    ce = _ce(fitted_net, X[:100], y[:100])
+    assert small.epsilon_ == pytest.approx(np.std(ce) / np.sqrt(128), rel=1e-5)
+    assert 0.0 < small.pruning_limit_ < 1.0
+    assert PruningLimitEstimator(fitted_net, epsilon=0.01, **kw).fit(X, y).epsilon_rule_ == "float"
 
 
 # ------------------------------------------------------------------ regime warnings
