@@ -11,10 +11,10 @@ from numbers import Integral
 import numpy as np
 import torch
 
+from ..spectral import skorch_data_loss
 from ..training import MaskEnforcer
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
 from ..utils._validation import _torch_seeded
-from ._epsilon import _mean_loss
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -235,7 +235,7 @@ def _evaluate(net, X, y, score):
     was_training = module.training
     with torch.no_grad():
         y_pred = _forward(net, X)
-        loss = float(_mean_loss(net, y_pred, y, X))
+        loss = float(skorch_data_loss(net)(y_pred, y, X))
     module.train(was_training)
     return score(y_pred, X, y), loss
 

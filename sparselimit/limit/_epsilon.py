@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
 from skorch.dataset import unpack_data
 
+from ..spectral import skorch_data_loss
+from ..utils._criterion import _with_reduction
 from ..utils._validation import _length
 
 __all__ = ["batch_loss_std", "data_loss", "random_batch_loss_std", "sample_losses"]
@@ -15,74 +15,48 @@ __all__ = ["batch_loss_std", "data_loss", "random_batch_loss_std", "sample_losse
 EPSILON_RULES = ("batch_std", "random_batch_std")
 
 
-def _batches(net, X, y, batch_size):
-    dataset = net.get_dataset(X, y)
+def _eval_batches(net, X, y, batch_size):
+    """``(y_pred, y, X, n)`` for each consecutive batch, with the module in eval mode (its mode
+    restored when the iteration ends or is abandoned); callers run it under ``no_grad``."""
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=int(batch_size), shuffle=False, drop_last=False
+        net.get_dataset(X, y), batch_size=int(batch_size), shuffle=False, drop_last=False
     )
-    return loader
+    module = net.module_
+    was_training = module.training
+    try:
+        module.eval()
+        for batch in loader:
+            Xi, yi = unpack_data(batch)
+            yield net.infer(Xi), yi, Xi, _length(Xi if yi is None else yi)
+    finally:
+        module.train(was_training)
 
 
 @torch.no_grad()
 def _batch_losses(net, X, y, batch_size):
-    """Mean data loss of each consecutive batch (net in eval mode, restored afterwards)."""
-    module = net.module_
-    was_training = module.training
+    """Mean data loss and size of each consecutive batch."""
+    loss_fn = skorch_data_loss(net)
     losses, sizes = [], []
-    try:
-        module.eval()
-        for batch in _batches(net, X, y, batch_size):
-            Xi, yi = unpack_data(batch)
-            y_pred = net.infer(Xi)
-            loss = _mean_loss(net, y_pred, yi, Xi)
-            losses.append(float(loss.detach().cpu()))
-            sizes.append(len(yi) if yi is not None else _batch_len(Xi))
-    finally:
-        module.train(was_training)
+    for y_pred, yi, Xi, n in _eval_batches(net, X, y, batch_size):
+        losses.append(float(loss_fn(y_pred, yi, Xi)))
+        sizes.append(n)
     return np.asarray(losses), np.asarray(sizes)
 
 
-def _mean_loss(net, y_pred, y_true, X=None):
-    """``net.get_loss(..., training=False)`` as a mean over the batch's samples.
-
-    A criterion with ``reduction="sum"`` returns the batch's total; it is divided by the
-    number of samples, so that losses, epsilon and the Hessian do not depend on the batch size
-    they are computed with. Any other criterion's value is returned as is.
-    """
-    loss = net.get_loss(y_pred, y_true, X=X, training=False)
-    if getattr(getattr(net, "criterion_", None), "reduction", None) == "sum":
-        loss = loss / len(y_pred)
-    return loss
-
-
-@contextlib.contextmanager
-def _unreduced(criterion):
-    """Switch a torch loss module to ``reduction="none"`` for the duration (restored after)."""
-    old = getattr(criterion, "reduction", None)
-    if old not in ("mean", "sum"):  # a custom criterion, or already "none": leave it be
-        yield False
-        return
-    criterion.reduction = "none"
-    try:
-        yield True
-    finally:
-        criterion.reduction = old
-
-
-def _per_sample(net, y_pred, yi, Xi, n):
+def _per_sample(net, loss_fn, y_pred, yi, Xi, n):
     """Per-sample data losses of one batch, scaled so that their mean is the batch's loss."""
-    with _unreduced(getattr(net, "criterion_", None)) as unreduced:
+    with _with_reduction(net.criterion_, "none") as unreduced:
         terms = net.get_loss(y_pred, yi, X=Xi, training=False) if unreduced else None
     if terms is not None and terms.dim() >= 1 and terms.shape[0] == n:
         # element means per sample (a multi-output MSE returns (n, outputs))
         terms = terms.detach().reshape(n, -1).double().mean(dim=1).cpu().numpy()
     else:  # a criterion without a reduction to switch off: one call per sample
         terms = np.array(
-            [float(_mean_loss(net, y_pred[i : i + 1], _row(yi, i), _row(Xi, i))) for i in range(n)]
+            [float(loss_fn(y_pred[i : i + 1], _row(yi, i), _row(Xi, i))) for i in range(n)]
         )
     # A weighted mean (class weights, ignore_index) is not the plain mean of the unreduced
     # terms; scale them so that their mean is the batch's loss, each sample keeping its share
-    batch = float(_mean_loss(net, y_pred, yi, Xi))
+    batch = float(loss_fn(y_pred, yi, Xi))
     total = terms.mean()
     return terms * (batch / total) if total > 0 else terms
 
@@ -101,9 +75,9 @@ def sample_losses(net, X, y, batch_size=256) -> np.ndarray:
 
     The module runs in eval mode (restored afterwards) and the loss is
     ``net.get_loss(..., training=False)`` (no L1 penalty, skorch's NLLLoss handling
-    applied), taken per sample: a torch criterion with ``reduction="mean"`` or ``"sum"`` is
-    switched to ``"none"`` for the call (per-sample element means); any other criterion is
-    called once per sample. Within each batch the terms are scaled so that their mean is the
+    applied), taken per sample: a torch criterion is switched to ``reduction="none"`` for
+    the call (per-sample element means); one without a ``reduction`` is called once per
+    sample. Within each batch the terms are scaled so that their mean is the
     batch's mean loss, so a weighted mean (class weights, ``ignore_index``) keeps each
     sample's share and the mean of the result is the data loss.
 
@@ -120,17 +94,11 @@ def sample_losses(net, X, y, batch_size=256) -> np.ndarray:
     >>> sample_losses(net, X, y).tolist()  # squared errors
     [0.0, 1.0, 4.0]
     """
-    module = net.module_
-    was_training = module.training
-    out = []
-    try:
-        module.eval()
-        for batch in _batches(net, X, y, batch_size):
-            Xi, yi = unpack_data(batch)
-            n = len(yi) if yi is not None else _batch_len(Xi)
-            out.append(_per_sample(net, net.infer(Xi), yi, Xi, n))
-    finally:
-        module.train(was_training)
+    loss_fn = skorch_data_loss(net)
+    out = [
+        _per_sample(net, loss_fn, y_pred, yi, Xi, n)
+        for y_pred, yi, Xi, n in _eval_batches(net, X, y, batch_size)
+    ]
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -206,12 +174,6 @@ def random_batch_loss_std(net, X, y, batch_size=128):
             "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
         )
     return float(np.std(losses) / np.sqrt(int(batch_size))), float(losses.mean()), losses
-
-
-def _batch_len(Xi):
-    if isinstance(Xi, dict):
-        Xi = next(iter(Xi.values()))
-    return len(Xi)
 
 
 def data_loss(net, X, y, batch_size=256) -> float:

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..curvature import HessianOperator
-from ..spectral import slq_spectrum
+from ..spectral import skorch_data_loss, slq_spectrum
 from ..training._default import _check_default_regressor, _default_estimator
 from ..utils import (
     check_weights_finite,
@@ -25,8 +25,8 @@ from ..utils import (
     resolve_module,
     select_prunable,
 )
-from ..utils._validation import _torch_seeded
-from ._epsilon import EPSILON_RULES, _mean_loss, data_loss, epsilon_by_rule
+from ..utils._validation import _record_n_features, _torch_seeded
+from ._epsilon import EPSILON_RULES, data_loss, epsilon_by_rule
 from ._exact import dense_hessian, exact_spectrum
 from ._radius import RadiusCurve
 from ._solve import akf_slack, solve_pruning_limit
@@ -420,9 +420,7 @@ class PruningLimitEstimator(BaseEstimator):
         gen = make_generator(self.random_state)
         timings = {}
 
-        shape = getattr(X, "shape", None)
-        if shape is not None and len(shape) == 2:  # scikit-learn's record of the input width
-            self.n_features_in_ = int(shape[1])
+        _record_n_features(self, X)
         t = time.perf_counter()
         net, X, y = self._fit_net(X, y, gen)
         timings["train"] = 0.0 if self.prefit else time.perf_counter() - t
@@ -475,8 +473,7 @@ class PruningLimitEstimator(BaseEstimator):
         t = time.perf_counter()
         Xh, yh = self._hessian_data(net, X, y, gen)
 
-        def loss_fn(y_pred, y_true):
-            return _mean_loss(net, y_pred, y_true)
+        loss_fn = skorch_data_loss(net)
 
         self._limit_by_step = []
         self._error_by_step = []

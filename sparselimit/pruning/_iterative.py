@@ -31,7 +31,7 @@ from ..utils import (
     net_selection,
     select_prunable,
 )
-from ..utils._validation import _torch_seeded
+from ..utils._validation import _record_n_features, _torch_seeded
 from ._global import _check_importance, _resolve_importance
 from ._masks import _mask_sparsity, compute_masks
 from ._one_shot import ENFORCER_NAME
@@ -513,7 +513,5 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.history_ = history
         self.n_rounds_ = n_done
         self.sparsity_, self.layer_sparsity_ = _mask_sparsity(self.masks_)
-        shape = getattr(X, "shape", None)
-        if shape is not None and len(shape) == 2:
-            self.n_features_in_ = int(shape[1])
+        _record_n_features(self, X)
         return self

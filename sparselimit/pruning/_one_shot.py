@@ -28,7 +28,7 @@ from ..utils import (
     select_prunable,
 )
 from ..utils._meta import _check_input, _net_has
-from ..utils._validation import _torch_seeded
+from ..utils._validation import _record_n_features, _torch_seeded
 from ._global import _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
@@ -265,9 +265,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self._default_classes_, self._default_y_ndim_ = default
         if isinstance(self.sparsity, str):  # its net was trained on codes: say which labels
             self.limit_estimator_.classes_ = default[0]
-        shape = getattr(X, "shape", None)
-        if shape is not None and len(shape) == 2:
-            self.n_features_in_ = int(shape[1])
+        _record_n_features(self, X)
         return self
 
     def _check_limit_params(self):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 
 import numpy as np
@@ -12,29 +11,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..curvature import HessianOperator
 from ..utils import check_X_y, make_generator, resolve_module
+from ..utils._criterion import _with_reduction
 from ._eigen import top_eigenvalues
 from ._slq import slq_spectrum
 
 __all__ = ["HessianSpectrum", "skorch_data_loss"]
 
 
-@contextlib.contextmanager
-def _mean_reduction(crit):
-    """Give ``crit`` ``reduction='mean'`` for the duration, restoring its own reduction after
-    (the user's net is left as it was, even when the loss raises)."""
-    old = getattr(crit, "reduction", "mean")
-    if old == "mean":
-        yield
-        return
-    crit.reduction = "mean"
-    try:
-        yield
-    finally:
-        crit.reduction = old
-
-
 def skorch_data_loss(net):
-    """The *data* loss of a fitted skorch net as ``loss_fn(y_pred, y_true)``, mean reduction.
+    """The *data* loss of a fitted skorch net as ``loss_fn(y_pred, y_true, X=None)``, mean
+    reduction.
 
     Each call is ``net.get_loss(y_pred, y_true, training=False)``, so the net's own target
     handling applies exactly as in its validation loss: the log of the probabilities for a
@@ -62,10 +48,10 @@ def skorch_data_loss(net):
             "skorch net (NeuralNet, NeuralNetClassifier, NeuralNetRegressor or a subclass)."
         )
 
-    def loss_fn(y_pred, y_true):
+    def loss_fn(y_pred, y_true, X=None):
         # net.criterion_ is looked up per call: re-initializing the net replaces it
-        with _mean_reduction(net.criterion_):
-            return net.get_loss(y_pred, y_true, training=False)
+        with _with_reduction(net.criterion_, "mean"):
+            return net.get_loss(y_pred, y_true, X=X, training=False)
 
     return loss_fn
 

@@ -171,3 +171,11 @@ def _torch_seeded(seed):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         yield
+
+
+def _record_n_features(est, X) -> None:
+    """Set ``est.n_features_in_`` as scikit-learn does, when ``X`` is 2-D (a skorch net may
+    also take dicts or other inputs, which have no feature count)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2:
+        est.n_features_in_ = int(shape[1])
