@@ -67,3 +67,23 @@ def tiny_npz(tmp_path):
     )
     np.savez(tmp_path / "tiny.npz", X=X, y=np.array([3, 7, 9])[y])
     return tmp_path / "tiny.npz"
+
+
+@pytest.fixture
+def run_console(tmp_path):
+    """Run ``python -m sparselimit *args`` in a subprocess (cwd: the test's tmp_path) and return
+    the completed process, output captured as text."""
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "sparselimit", *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+            env=dict(os.environ, OMP_NUM_THREADS="1"),
+        )
+
+    return run

@@ -1,6 +1,4 @@
 import json
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -234,15 +232,8 @@ def test_bad_inputs_exit_2_with_one_line_before_training(
     assert not out_dir.exists()
 
 
-def test_console_user_error_is_one_line_without_traceback(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "sparselimit", "--dataset", "missing.csv", "--output-dir", "out"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )
+def test_console_user_error_is_one_line_without_traceback(tmp_path, run_console):
+    proc = run_console("--dataset", "missing.csv", "--output-dir", "out")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
@@ -326,23 +317,8 @@ def test_report_records_labels_settings_and_one_timing_per_stage(tmp_path, tiny_
     assert default["config"]["hidden"] == [128]
 
 
-def test_python_dash_m_entry_point(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sparselimit",
-            "--quick",
-            "-q",
-            "--no-plot",
-            "--output-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )
+def test_python_dash_m_entry_point(tmp_path, run_console):
+    proc = run_console("--quick", "-q", "--no-plot", "--output-dir", tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "report.json").exists()
 

@@ -2,8 +2,6 @@
 run before training with one ``sparselimit: error:`` line, not a traceback."""
 
 import json
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -145,16 +143,9 @@ def test_model_check_leaves_the_global_rng_alone(three_classes):
     assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_console_one_class_error_has_no_traceback(tmp_path):
+def test_console_one_class_error_has_no_traceback(tmp_path, run_console):
     save_npz(tmp_path / "one.npz", np.zeros(50))
-    proc = subprocess.run(
-        [sys.executable, "-m", "sparselimit", "--dataset", "one.npz", "--output-dir", "out"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )
+    proc = run_console("--dataset", "one.npz", "--output-dir", "out")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert (
