@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
 from ..utils import PrunedNetMixin, check_sparsity, check_X_y, make_generator
-from ..utils._validation import _torch_seeded
+from ..utils._validation import _torch_seeded, check_class_codes
 from ._attention import attach_block_attention, get_block_attention
 from ._export import export_block_sparse
 from ._grid import (
@@ -420,6 +420,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
                 f"so that a training callback can drive it; got {type(est).__name__}."
             )
         check_X_y(X, y)
+        check_class_codes(est, y)
         callback = self._make_callback()
         est = clone(est)
         callbacks = est.callbacks

@@ -25,7 +25,7 @@ from ..utils import (
     resolve_module,
     select_prunable,
 )
-from ..utils._validation import _record_n_features, _torch_seeded
+from ..utils._validation import _record_n_features, _torch_seeded, check_class_codes
 from ._epsilon import EPSILON_RULES, data_loss, epsilon_by_rule
 from ._exact import dense_hessian, exact_spectrum
 from ._radius import RadiusCurve
@@ -370,6 +370,7 @@ class PruningLimitEstimator(BaseEstimator):
                     f"; got {type(self.estimator).__name__}. Wrap a torch.nn.Module in a skorch "
                     "net first."
                 )
+            check_class_codes(self.estimator, y)  # the Hessian and epsilon need codes too
             if self.prefit:
                 resolve_module(self.estimator)  # raises NotFittedError when not initialized
                 return copy.deepcopy(self.estimator), X, y

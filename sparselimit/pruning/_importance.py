@@ -46,7 +46,12 @@ def undecayed_score(weight, grad, weight_decay: float) -> torch.Tensor:
     (0, 2)
     """
     weight = torch.as_tensor(weight)
-    grad = torch.as_tensor(grad, dtype=weight.dtype, device=weight.device)
+    grad = torch.as_tensor(grad, device=weight.device)
+    # integer weights or gradients would truncate the product: score in floating point
+    dtype = torch.result_type(weight, grad)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    weight, grad = weight.to(dtype), grad.to(dtype)
     return -weight * grad + float(weight_decay) * weight * weight
 
 
@@ -62,6 +67,18 @@ def _check_weight_decay(weight_decay) -> float:
             f"with, e.g. 5e-4); got {weight_decay!r}."
         )
     return float(weight_decay)
+
+
+def _optimizer_weight_decay(net, tensors) -> list[float]:
+    """The weight decay a skorch net's optimizer applies to each of ``tensors``: its param
+    group's (defaults included), else the net's ``optimizer__weight_decay`` (0 if unset)."""
+    fallback = _check_weight_decay(net.get_params().get("optimizer__weight_decay", 0.0))
+    by_id = {}
+    for group in getattr(getattr(net, "optimizer_", None), "param_groups", None) or []:
+        lam = group.get("weight_decay", 0.0) or 0.0
+        for p in group.get("params", []):
+            by_id[id(p)] = _check_weight_decay(float(lam))
+    return [by_id.get(id(t), fallback) for t in tensors]
 
 
 def _is_skorch(obj) -> bool:
@@ -122,8 +139,11 @@ def undecayed_importance(
     X, y : array-like or tensor
         Data for the gradient.
     weight_decay : float, default=None
-        The ``lambda`` of training. ``None``: a skorch net's ``optimizer__weight_decay`` (0 if
-        unset); required for a plain module.
+        The ``lambda`` of training. ``None``, for a skorch net: the ``weight_decay`` its
+        optimizer applied to each parameter -- that of the parameter's group in
+        ``net.optimizer_.param_groups``, so an optimizer's own default counts (AdamW's 0.01)
+        and so do per-group values -- else ``optimizer__weight_decay`` (0 if unset). Required
+        for a plain module.
     params : None, iterable of str or dict, default=None
         Parameters to score, by name; default: the prunable weights (``select_prunable``).
     batch_size : int, default=256
@@ -160,8 +180,6 @@ def undecayed_importance(
             raise NotFittedError(
                 f"This {type(net).__name__} is not initialized yet; fit it before scoring."
             )
-        if weight_decay is None:
-            weight_decay = net.get_params().get("optimizer__weight_decay", 0.0)
     elif isinstance(model, nn.Module):
         module = model
         if loss_fn is None:
@@ -178,7 +196,8 @@ def undecayed_importance(
         raise TypeError(
             f"`model` must be a torch.nn.Module or a skorch net; got {type(model).__name__}."
         )
-    weight_decay = _check_weight_decay(weight_decay)
+    if weight_decay is not None:
+        weight_decay = _check_weight_decay(weight_decay)
     if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive int; got {batch_size!r}.")
     selected = _resolve_params(module, params)
@@ -187,6 +206,10 @@ def undecayed_importance(
         device = tensors[0].device
     except IndexError:
         raise ValueError("`params` selects no parameter to score.") from None
+    if weight_decay is None:  # a skorch net: what its optimizer applied to each tensor
+        decays = _optimizer_weight_decay(net, tensors)
+    else:
+        decays = [weight_decay] * len(tensors)
 
     modes = {m: m.training for m in module.modules()}
     flags = [p.requires_grad for p in tensors]
@@ -228,8 +251,8 @@ def undecayed_importance(
         for p, flag in zip(tensors, flags):
             p.requires_grad_(flag)
     return {
-        name: undecayed_score(p.detach().to(torch.float64), g, weight_decay).abs().to(p.dtype)
-        for name, p, g in zip(names, tensors, grads)
+        name: undecayed_score(p.detach().to(torch.float64), g, lam).abs().to(p.dtype)
+        for name, p, g, lam in zip(names, tensors, grads, decays)
     }
 
 

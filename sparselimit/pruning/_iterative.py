@@ -31,7 +31,7 @@ from ..utils import (
     net_selection,
     select_prunable,
 )
-from ..utils._validation import _record_n_features, _torch_seeded
+from ..utils._validation import _record_n_features, _torch_seeded, check_class_codes
 from ._global import _check_importance, _resolve_importance
 from ._masks import _mask_sparsity, compute_masks
 from ._one_shot import ENFORCER_NAME
@@ -163,8 +163,9 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : skorch.NeuralNet
         The unfitted net (e.g. :class:`~sparselimit.L1RegularizedClassifier` or a plain
-        ``NeuralNetClassifier``). It is cloned; every round trains it for its own
-        ``max_epochs`` (or ``retrain_epochs``) with a fresh optimizer and history.
+        ``NeuralNetClassifier``). It is cloned; round 0 trains it densely for its own
+        ``max_epochs``, every later round retrains it for ``retrain_epochs`` (default: the
+        same ``max_epochs``), each with a fresh optimizer and history.
     schedule : {"sap", "fixed"}, default="sap"
         How many weights a round removes (see above).
     n_rounds : int, default=30
@@ -197,7 +198,8 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         are None, the net's own ``prunable_include`` / ``prunable_exclude`` (L1 nets) are used,
         else the default: the weights of Linear and Conv layers.
     retrain_epochs : int or None, default=None
-        Epochs per round; None uses the net's ``max_epochs``.
+        Epochs of each retraining round (rounds 1, 2, ...); None uses the net's
+        ``max_epochs``. The dense training of round 0 always runs ``max_epochs``.
     verbose : int, default=1
         Show a progress bar over the rounds (tqdm, on stderr); 0 silences it. The net's own
         ``verbose`` controls its per-epoch output.
@@ -367,7 +369,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
                 return 0.0
             raise
 
-    def _retrain(self, net, X, y, base_callbacks, masks, fit_params):
+    def _retrain(self, net, X, y, base_callbacks, masks, fit_params, epochs=None):
         callbacks = list(base_callbacks)
         if masks is not None:
             callbacks.append((ENFORCER_NAME, MaskEnforcer(masks)))
@@ -375,7 +377,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         net.initialize_callbacks()
         net.initialize_optimizer()  # fresh optimizer state (momentum, Adam moments) every round
         net.initialize_history()
-        net.partial_fit(X, y, epochs=self.retrain_epochs, **fit_params)
+        net.partial_fit(X, y, epochs=epochs, **fit_params)
         check_weights_finite(dict(net.module_.named_parameters()), "the retrained network")
 
     def _record(self, net, params, masks, round_, c, r, eval_set, X, y):
@@ -434,7 +436,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         }
 
         history = []
-        self._retrain(net, X, y, base_callbacks, None, fit_params)
+        self._retrain(net, X, y, base_callbacks, None, fit_params)  # dense: max_epochs
         history.append(self._record(net, params, masks, 0, 0, float("nan"), eval_set, X, y))
         n_done = 0
         bar = tqdm(
@@ -463,7 +465,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
                 module.load_state_dict(init_state)
             with torch.no_grad():
                 apply_masks(module, masks)
-            self._retrain(net, X, y, base_callbacks, masks, fit_params)
+            self._retrain(net, X, y, base_callbacks, masks, fit_params, self.retrain_epochs)
             r = sum(r for _, r in counts.values())
             history.append(self._record(net, params, masks, t, total_c, r, eval_set, X, y))
             n_done = t
@@ -493,6 +495,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._check_params()
         check_X_y(X, y)
+        check_class_codes(self.estimator, y)
         if eval_set is not None:
             if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
                 raise ValueError(

@@ -28,7 +28,7 @@ from ..utils import (
     select_prunable,
 )
 from ..utils._meta import _check_input, _net_has
-from ..utils._validation import _record_n_features, _torch_seeded
+from ..utils._validation import _record_n_features, _torch_seeded, check_class_codes
 from ._global import _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
@@ -102,9 +102,10 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     importance : {"magnitude", "undecayed"} or callable, default="magnitude"
         What "smallest" means: ``"magnitude"`` ranks by ``|w|``; ``"undecayed"`` by the
         Undecayed Pruning score ``|-w g + lambda w^2|`` (Good et al., NeurIPS 2022; ``g`` is
-        the data-loss gradient on the training data, ``lambda`` the net's
-        ``optimizer__weight_decay``), which attenuates recall distortion; or a callable
-        ``(name, param) -> score tensor`` (see :func:`prune_global`).
+        the data-loss gradient on the training data, ``lambda`` the weight decay the net's
+        optimizer applied to the tensor, its defaults included), which attenuates recall
+        distortion; or a callable ``(name, param) -> score tensor`` (see
+        :func:`prune_global`).
     fine_tune_epochs : int, default=0
         Epochs of ``partial_fit`` after pruning, with the masks enforced (the net's optimizer
         state carries on from training).
@@ -306,6 +307,8 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             return est, X, y_codes, (classes, np.asarray(y).ndim)
         if self.prefit:
             _check_net_fitted(self.estimator)
+            if self.fine_tune_epochs:  # fine-tuning trains on y
+                check_class_codes(self.estimator, y)
             return copy.deepcopy(self.estimator), X, y, (None, None)
         if not hasattr(self.estimator, "module"):
             raise TypeError(
@@ -313,6 +316,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
                 f"got {type(self.estimator).__name__}. For a plain torch.nn.Module use "
                 "sparselimit.pruning.prune_global."
             )
+        check_class_codes(self.estimator, y)
         est = clone(self.estimator)
         est.fit(X, y, **fit_params)
         return est, X, y, (None, None)

@@ -11,6 +11,7 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_tensor
 
 from ..utils import select_prunable
+from ..utils._validation import check_class_codes
 
 __all__ = ["L1RegularizedClassifier", "L1RegularizedRegressor", "l1_penalty"]
 
@@ -192,12 +193,7 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
 
     def get_dataset(self, X, y=None):
         labels = _as_array(y)
-        if isinstance(labels, np.ndarray) and labels.dtype.kind in "OUS":
-            raise TypeError(
-                "y of a skorch classifier holds class indices 0..n_classes-1 (integers); got "
-                f"labels of dtype {labels.dtype} such as {labels.reshape(-1)[0]!r}. Encode them "
-                "with sklearn.preprocessing.LabelEncoder (and decode predictions with it)."
-            )
+        check_class_codes(self, labels)
         return super().get_dataset(X, labels)
 
     def _match_target(self, y_pred, y_true):

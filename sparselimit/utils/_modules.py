@@ -180,6 +180,10 @@ def resolve_prunable(obj, include=None, exclude=None) -> dict[str, nn.Parameter]
        the penalty acted on);
     4. otherwise the default rule: the weights of Linear, Bilinear and Conv layers.
 
+    A layer whose weight is computed by a parametrization (a
+    :class:`~sparselimit.blocks.BlockSparsifier` in training) counts with the weight it
+    computes (``select_prunable(..., parametrized="effective")``).
+
     Parameters
     ----------
     obj : torch.nn.Module, skorch net, fitted meta-estimator, fitted search or Pipeline
@@ -209,11 +213,13 @@ def resolve_prunable(obj, include=None, exclude=None) -> dict[str, nn.Parameter]
     ['2.weight']
     """
     module = resolve_module(obj)  # first: the clear not-fitted / refit=False errors
+    # measures read the weights a parametrized layer computes (BlockSparsifier while it
+    # trains: W * A * mask), where pruning would skip the layer
     if include is not None or exclude is not None:
-        return select_prunable(module, include, exclude)
+        return select_prunable(module, include, exclude, parametrized="effective")
     own = _own_selection(obj)
     if own[0] == "patterns":
-        return select_prunable(module, own[1], own[2])
+        return select_prunable(module, own[1], own[2], parametrized="effective")
     params = dict(module.named_parameters())
     names = set(own[1])
     unknown = sorted(names - set(params))

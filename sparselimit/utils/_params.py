@@ -49,6 +49,7 @@ def select_prunable(
     exclude: str | Iterable[str] | None = None,
     *,
     require: bool = True,
+    parametrized: str = "skip",
 ) -> dict[str, nn.Parameter]:
     """Select the prunable parameters of a module, by name, in registration order.
 
@@ -67,12 +68,21 @@ def select_prunable(
         Regular expressions removing parameters from the selection.
     require : bool, default=True
         Raise ``ValueError`` when nothing is selected.
+    parametrized : {"skip", "effective"}, default="skip"
+        What to do with a default layer whose weight is computed by a parametrization
+        (``torch.nn.utils.parametrize``: weight norm, or the block attention of
+        :class:`~sparselimit.blocks.BlockSparsifier` while it trains). ``"skip"``: leave it
+        out, with a warning -- zeroing the tensors it is computed from would not zero the
+        weight, so it cannot be pruned. ``"effective"``: list the weight the layer uses, as a
+        detached tensor under the name ``"<layer>.weight"``, for read-only measures (sparsity,
+        PQ index) of a network in the middle of such training.
 
     Returns
     -------
     params : dict of str to torch.nn.Parameter
         Parameter name (as in ``module.named_parameters()``) to parameter, in registration order.
-        Shared parameters appear once.
+        Shared parameters appear once. With ``parametrized="effective"`` a parametrized
+        layer's entry is its computed weight (a detached tensor, not a parameter).
 
     Examples
     --------
@@ -91,6 +101,8 @@ def select_prunable(
             f"`module` must be a torch.nn.Module; got {type(module).__name__}. Pass the network "
             "itself (for a skorch net, `net.module_`)."
         )
+    if parametrized not in ("skip", "effective"):
+        raise ValueError(f"`parametrized` must be 'skip' or 'effective'; got {parametrized!r}.")
     include_re = _as_patterns(include, "include")
     exclude_re = _as_patterns(exclude, "exclude")
 
@@ -101,21 +113,28 @@ def select_prunable(
             if p.requires_grad and any(r.search(name) for r in include_re)
         }
     else:
-        chosen, parametrized = {}, []
+        chosen, skipped = {}, []
         for mod_name, mod in module.named_modules():
             if not isinstance(mod, _DEFAULT_LAYERS):
                 continue
             if parametrize.is_parametrized(mod, "weight"):
-                parametrized.append(mod_name or type(mod).__name__)
+                if parametrized == "skip":
+                    skipped.append(mod_name or type(mod).__name__)
+                else:  # listed where the tensor it is computed from is registered
+                    plist = mod.parametrizations["weight"]
+                    # one tensor ("original"), or several (weight norm: original0, original1)
+                    original = plist.original if hasattr(plist, "original") else plist.original0
+                    name = f"{mod_name}.weight" if mod_name else "weight"
+                    chosen[id(original)] = (name, mod.weight.detach())
                 continue
             weight = getattr(mod, "weight", None)
             if isinstance(weight, nn.Parameter):
-                chosen[id(weight)] = weight
-        if parametrized:
+                chosen[id(weight)] = (None, weight)
+        if skipped:
             # the weight is computed from other tensors (weight_norm, spectral_norm ...):
             # zeroing them would not zero the weight, so these layers are not pruned
             warnings.warn(
-                f"Layers {parametrized[:5]} have a parametrized weight "
+                f"Layers {skipped[:5]} have a parametrized weight "
                 "(torch.nn.utils.parametrize) and are not prunable; remove the parametrization "
                 "first (parametrize.remove_parametrizations(layer, 'weight')) to prune them.",
                 UserWarning,
@@ -124,7 +143,11 @@ def select_prunable(
         # named_parameters order and names, matched by identity: a tensor shared by several
         # modules is listed once, under its first name -- also when that name belongs to a
         # module that is not a default layer (a Linear decoder tied to an Embedding's weight)
-        chosen = {name: p for name, p in module.named_parameters() if id(p) in chosen}
+        chosen = {
+            chosen[id(p)][0] or name: chosen[id(p)][1]
+            for name, p in module.named_parameters()
+            if id(p) in chosen
+        }
     chosen = {name: p for name, p in chosen.items() if not any(r.search(name) for r in exclude_re)}
     if require and not chosen:
         raise ValueError(

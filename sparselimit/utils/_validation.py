@@ -98,6 +98,37 @@ def check_X_y(X, y=None) -> None:
             )
 
 
+def check_class_codes(net, y) -> None:
+    """A skorch classifier trains on class indices ``0..n_classes-1``: string or object labels
+    would fail deep inside torch, so say so, with the fix, before any training.
+
+    Nets that are not ``skorch.NeuralNetClassifier`` (regressors, plain modules) pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skorch import NeuralNetClassifier
+    >>> from torch import nn
+    >>> from sparselimit.utils._validation import check_class_codes
+    >>> check_class_codes(NeuralNetClassifier(nn.Linear), np.array(["cat", "dog"]))
+    Traceback (most recent call last):
+    ...
+    TypeError: y of a skorch classifier holds class indices 0..n_classes-1 (integers); ...
+    """
+    from skorch import NeuralNetClassifier
+
+    if y is None or not isinstance(net, NeuralNetClassifier):
+        return
+    if isinstance(y, (list, tuple)) or (hasattr(y, "to_numpy") and not torch.is_tensor(y)):
+        y = np.asarray(y)
+    if isinstance(y, np.ndarray) and y.dtype.kind in "OUS" and y.size:
+        raise TypeError(
+            "y of a skorch classifier holds class indices 0..n_classes-1 (integers); got "
+            f"labels of dtype {y.dtype} such as {y.reshape(-1)[0]!r}. Encode them with "
+            "sklearn.preprocessing.LabelEncoder (and decode predictions with it)."
+        )
+
+
 def _length(a):
     shape = getattr(a, "shape", None)  # arrays, tensors, DataFrames, scipy.sparse (dok is a dict)
     if isinstance(shape, tuple) and len(shape) >= 1:

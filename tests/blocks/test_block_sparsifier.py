@@ -167,3 +167,29 @@ def test_sparsified_net_keeps_the_parameter_and_state_dict_order():
     assert list(sp.block_masks_) == ["0.weight", "2.weight"]  # two layers were wrapped
     assert [n for n, _ in module.named_parameters()] == [n for n, _ in fresh.named_parameters()]
     assert list(module.state_dict()) == list(fresh.state_dict())
+
+
+def test_history_callbacks_measure_the_block_sparsified_weights():
+    # while SequentialAttention++ trains, its layers' weights are computed (W * A * mask);
+    # the library's own history callbacks must count them, not skip them as unprunable
+    from sparselimit.training import PQIndexScoring, SparsityScoring
+
+    X, y = _data()
+    est = BlockSparsifier(
+        _net(callbacks=[("pqi", PQIndexScoring()), ("zeros", SparsityScoring())]),
+        sparsity=0.5,
+        block_size=4,
+        random_state=0,
+        **SCHED,
+    ).fit(X, y)
+    h = est.history_
+    assert h[0, "sparsity"] == 0.0  # dense phase: nothing masked yet
+    # the finetune epoch's weights are the exported ones: count their zeros by hand
+    weights = [m.weight.detach() for m in est.estimator_.module_ if isinstance(m, nn.Linear)]
+    n_zero = sum(int((w == 0).sum()) for w in weights)
+    assert n_zero > 0
+    assert h[-1, "sparsity"] == pytest.approx(n_zero / sum(w.numel() for w in weights))
+    flat = torch.cat([w.reshape(-1) for w in weights]).double().abs()
+    d = flat.numel()
+    pqi = 1 - d ** (1 / 1.0 - 1 / 0.5) * flat.sqrt().sum() ** 2 / flat.sum()
+    assert h[-1, "pq_index"] == pytest.approx(float(pqi), rel=1e-5)

@@ -40,6 +40,14 @@ def test_worked_example_through_prune_global():
     assert mag.tolist() == [[True, True, False]]
 
 
+def test_integer_weights_are_scored_in_floating_point():
+    # w=[1,-2,3], g=[0.9,0.1,-2], lambda=0.1: s = -w*g + 0.1*w^2, by hand
+    s = undecayed_score([1, -2, 3], [0.9, 0.1, -2.0], 0.1)
+    assert s.is_floating_point()
+    assert s.tolist() == pytest.approx([-0.8, 0.6, 6.9])
+    assert int(s.abs().argmin()) == 1
+
+
 def _data():
     rng = np.random.RandomState(0)
     X = rng.randn(100, 6).astype(np.float32)
@@ -86,6 +94,31 @@ def test_batching_matches_full_batch_and_skorch_matches_module():
         torch.testing.assert_close(small[k], full[k], rtol=1e-5, atol=1e-7)
     only = undecayed_importance(net, None, X, y, params=["2.bias"])
     assert list(only) == ["2.bias"]
+
+
+def test_skorch_lambda_is_the_weight_decay_the_optimizer_applied():
+    # AdamW decays by 0.01 without optimizer__weight_decay being set; a second param group
+    # with its own value must be scored with it
+    X, y = _data()
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)),
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.AdamW,
+        optimizer__param_groups=[("2.*", {"weight_decay": 0.3})],
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
+    assert sorted(g["weight_decay"] for g in net.optimizer_.param_groups) == [0.01, 0.3]
+    got = undecayed_importance(net, None, X, y)
+    loss = nn.CrossEntropyLoss()
+    for name, lam in [("0.weight", 0.01), ("2.weight", 0.3)]:
+        ref = undecayed_importance(net.module_, loss, X, y, lam, params=[name])[name]
+        torch.testing.assert_close(got[name], ref, rtol=1e-5, atol=1e-8)
+    explicit = undecayed_importance(net, None, X, y, weight_decay=0.0)  # given: used as is
+    ref0 = undecayed_importance(net.module_, loss, X, y, 0.0)
+    torch.testing.assert_close(explicit["2.weight"], ref0["2.weight"], rtol=1e-5, atol=1e-8)
 
 
 def test_bad_input():

@@ -267,9 +267,27 @@ def test_retrain_epochs_and_l1_net_selection():
         verbose=0,
         prunable_exclude=r"^2\.",
     )
-    pruner = IterativePruner(net, schedule="fixed", n_rounds=1, retrain_epochs=3).fit(X, y)
+    net.set_params(callbacks=[("count", _EpochsPerRun())])
+    pruner = IterativePruner(net, schedule="fixed", n_rounds=2, retrain_epochs=3).fit(X, y)
     assert list(pruner.masks_) == ["0.weight"]  # the net's own prunable selection
     assert len(pruner.estimator_.history) == 3
+    # the dense round 0 trains for the net's max_epochs, the retraining rounds for 3
+    (counter,) = [cb for name, cb in pruner.estimator_.callbacks if name == "count"]
+    assert counter.runs == [2, 3, 3]
+
+
+class _EpochsPerRun(Callback):
+    """Epochs trained per call of fit / partial_fit (one per IterativePruner round)."""
+
+    def initialize(self):
+        self.runs = getattr(self, "runs", [])
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.runs.append(0)
+
+    def on_epoch_end(self, net, **kwargs):
+        self.runs[-1] += 1
 
 
 def test_regressor_and_tags():

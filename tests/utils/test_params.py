@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -62,3 +64,21 @@ def test_parametrized_weights_are_named_not_silently_skipped():
     with pytest.warns(UserWarning, match=r"\['0'\] have a parametrized weight"):
         chosen = select_prunable(net)
     assert list(chosen) == ["2.weight"]
+
+
+def test_parametrized_effective_lists_the_computed_weight_in_order():
+    from torch.nn.utils.parametrizations import weight_norm
+
+    net = nn.Sequential(weight_norm(nn.Linear(4, 3)), nn.ReLU(), nn.Linear(3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "not prunable" warning in this mode
+        chosen = select_prunable(net, parametrized="effective")
+    assert list(chosen) == ["0.weight", "2.weight"]
+    g = net[0].parametrizations.weight.original0.detach()
+    v = net[0].parametrizations.weight.original1.detach()
+    expected = g * v / v.norm(dim=1, keepdim=True)  # weight norm, recomputed by hand
+    torch.testing.assert_close(chosen["0.weight"], expected)
+    assert not chosen["0.weight"].requires_grad
+    assert chosen["2.weight"] is net[2].weight
+    with pytest.raises(ValueError, match="`parametrized` must be 'skip' or 'effective'"):
+        select_prunable(net, parametrized="yes")

@@ -78,3 +78,36 @@ def test_resolve_module_rejects_unknown_and_unfitted():
         resolve_module(42)
     with pytest.raises(NotFittedError, match="initialize"):
         resolve_module(NeuralNetClassifier(nn.Linear(2, 2)))
+
+
+def _string_label_estimators():
+    from skorch import NeuralNetClassifier
+
+    from sparselimit import GlobalOneShotPruner, IterativePruner, PruningLimitEstimator
+    from sparselimit.blocks import BlockSparsifier
+
+    def net():
+        return NeuralNetClassifier(
+            nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)),
+            criterion=nn.CrossEntropyLoss,
+            max_epochs=1,
+            train_split=None,
+            verbose=0,
+        )
+
+    return {
+        "GlobalOneShotPruner": GlobalOneShotPruner(net(), sparsity=0.5),
+        "IterativePruner": IterativePruner(net(), n_rounds=1, verbose=0),
+        "BlockSparsifier": BlockSparsifier(net(), sparsity=0.5, block_size=4),
+        "PruningLimitEstimator": PruningLimitEstimator(net(), n_lanczos_steps=4, verbose=0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_string_label_estimators()))
+def test_string_labels_on_a_user_skorch_classifier_fail_clearly(name):
+    est = _string_label_estimators()[name]
+    X = np.random.RandomState(0).randn(12, 4).astype(np.float32)
+    y = np.array(["a", "b", "c"] * 4)
+    with pytest.raises(TypeError, match=r"class indices 0\.\.n_classes-1.*LabelEncoder"):
+        est.fit(X, y)
+    assert not hasattr(est.estimator, "module_")  # failed before any training
