@@ -333,6 +333,8 @@ def _check_model_output(args, task, model_cls) -> None:
     """
     import torch
 
+    from .utils import select_prunable
+
     kwargs = _module_kwargs(args, task)
     spec = args.model or _DEFAULT_MODEL
     name = spec.partition(":")[2]
@@ -343,6 +345,13 @@ def _check_model_output(args, task, model_cls) -> None:
         X = torch.as_tensor(task.X_train[:2], device=args.device)
         with torch.no_grad():
             out = module(X)
+    if not select_prunable(module, require=False):
+        raise _UsageError(
+            f"argument --model: {spec!r} has no Linear or Conv layer weight to prune (it has "
+            f"{sum(1 for _ in module.parameters())} parameter tensors); the pruning limit is "
+            "predicted for the weights of Linear, Bilinear and Conv layers, so build the model "
+            "from such layers"
+        )
     expected = (len(X), task.n_classes)
     if isinstance(out, torch.Tensor) and tuple(out.shape) == expected:
         return
@@ -356,6 +365,23 @@ def _check_model_output(args, task, model_cls) -> None:
         f"{task.n_classes} classes: expected logits of shape {expected}, one column per class. "
         f"Make {name}(n_features={task.n_features}, n_outputs={task.n_classes}) return "
         "n_outputs columns"
+    )
+
+
+def _check_trained(args, net) -> None:
+    """Training that diverged (a learning rate too large for the model) leaves NaN or infinite
+    weights, on which nothing after it is defined: say so, naming the options to change."""
+    import torch
+
+    losses = net.history[:, "train_loss"] if len(net.history) else []
+    weights_finite = all(bool(torch.isfinite(p).all()) for p in net.module_.parameters())
+    if weights_finite and all(math.isfinite(v) for v in losses):
+        return
+    last = losses[-1] if losses else float("nan")
+    raise _UsageError(
+        f"argument --lr: training diverged with --lr {args.lr:g} (final training loss {last:g}"
+        f"{'' if weights_finite else ', non-finite weights'}); lower --lr (or --l1-alpha "
+        f"{args.l1_alpha:g})"
     )
 
 
@@ -414,6 +440,7 @@ def run(args) -> dict:
     from .limit._report import _plain
     from .metrics import pq_index, recall_distortion_report
     from .pruning import prune_global
+    from .pruning._masks import removal_count
     from .training import EpochProgressBar
 
     # every check on the user's inputs comes first: a mistake costs no training
@@ -431,6 +458,7 @@ def run(args) -> dict:
         torch.manual_seed(args.seed)
         net.fit(task.X_train, task.y_train)
     train_seconds = time.perf_counter() - start
+    _check_trained(args, net)
     for _, callback in net.callbacks_:  # the bar is for this training, not the curve's re-fits
         if isinstance(callback, EpochProgressBar):
             callback.disable = True
@@ -495,7 +523,7 @@ def run(args) -> dict:
     rows = []
     for rho, acc in zip(curve.sparsities, curve.scores):
         keep = torch.ones_like(weights, dtype=torch.bool)
-        keep[order[: round(float(rho) * weights.numel())]] = False
+        keep[order[: removal_count(float(rho), weights.numel())]] = False
         row = {"sparsity": float(rho), "accuracy": float(acc)}
         if retrained is not None:
             row["accuracy_retrained"] = float(retrained_at[rho])

@@ -15,6 +15,7 @@ from sparselimit.cli import main
 FAST = ["--quick", "-q", "--no-plot", "--fine-tune-epochs", "0", "--sparsities", "0,0.5"]
 
 MODELS = """
+import torch
 from torch import nn
 
 
@@ -30,6 +31,15 @@ class WrongOut(nn.Module):
 class TupleOut(WrongOut):
     def forward(self, x):
         return self.fc(x), x
+
+
+class NoLayers(nn.Module):  # right output, but no Linear/Conv weight to prune
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(n_features, n_outputs))
+
+    def forward(self, x):
+        return x @ self.w
 """
 
 
@@ -107,6 +117,11 @@ def no_training(*args, **kwargs):
             ],
         ),
         ("tuple_out", ["argument --model", "returns a tuple", "(2, 3)"]),
+        ("no_layers", ["argument --model", "NoLayers", "no Linear or Conv layer weight"]),
+        (
+            "too_few",
+            ["argument --dataset", "4 samples are too few", "2 classes", "at least 8 samples"],
+        ),
     ],
 )
 def test_unusable_data_or_model_exits_2_before_training(
@@ -114,11 +129,13 @@ def test_unusable_data_or_model_exits_2_before_training(
 ):
     if case == "one_class":
         argv = ["--dataset", save_npz(tmp_path / "one.npz", np.zeros(50))]
+    elif case == "too_few":
+        argv = ["--dataset", save_npz(tmp_path / "four.npz", np.array([0, 1, 0, 1]))]
     elif case == "regression":
         y = np.random.RandomState(1).randn(200) * 50
         argv = ["--dataset", save_npz(tmp_path / "reg.npz", y)]
     else:
-        model = {"wrong_out": "WrongOut", "tuple_out": "TupleOut"}[case]
+        model = {"wrong_out": "WrongOut", "tuple_out": "TupleOut", "no_layers": "NoLayers"}[case]
         argv = ["--dataset", three_classes, "--model", f"{models}:{model}"]
     out_dir = tmp_path / "out"
     monkeypatch.setattr(cli, "_make_net", no_training)
@@ -156,3 +173,23 @@ def test_console_one_class_error_has_no_traceback(tmp_path, run_console):
         )
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_sweep_point_that_rounds_to_every_weight_keeps_one(tmp_path, three_classes):
+    # 0.99999 of D weights rounds to D: the PQ-index column, like the curves, keeps one weight
+    fast = [a for a in FAST if a not in ("--sparsities", "0,0.5")]
+    argv = [*fast, "--sparsities", "0.5,0.99999", "--dataset", three_classes]
+    assert main([*argv, "--output-dir", str(tmp_path)]) == 0
+    rows = strict_loads((tmp_path / "report.json").read_text())["sweep"]
+    assert [r["sparsity"] for r in rows][-1] == 0.99999
+    # one weight left: every PQ index of a single value is 0
+    assert rows[-1]["pq_index"] == 0.0 and rows[0]["pq_index"] > 0.0
+
+
+def test_diverged_training_is_one_line_naming_lr(tmp_path, three_classes, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*FAST, "--lr", "1e6", "--dataset", three_classes, "--output-dir", str(tmp_path)])
+    assert exc.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("sparselimit: error: argument --lr: training diverged with --lr 1e+06")
+    assert "lower --lr" in line

@@ -4,6 +4,7 @@ problems, or the user's own ``.npz`` / ``.csv`` file."""
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +230,16 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
     y = np.asarray(y)
     check_X_y(X, y)
-    classes, y = _encode_labels(y, where=str(path) if is_file else f"dataset {name!r}")
+    where = str(path) if is_file else f"dataset {name!r}"
+    classes, y = _encode_labels(y, where=where)
+    n_test = math.ceil(test_size * len(y))
+    if n_test < len(classes) or len(y) - n_test < len(classes):
+        raise ValueError(
+            f"{where}: {len(y)} samples are too few for a stratified {1 - test_size:.0%} / "
+            f"{test_size:.0%} train/test split of {len(classes)} classes (each part needs at "
+            f"least one sample per class, the test part has {n_test}); use at least "
+            f"{math.ceil(len(classes) / min(test_size, 1 - test_size))} samples"
+        )
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=random_state, stratify=y
     )

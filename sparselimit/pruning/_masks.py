@@ -40,6 +40,20 @@ _SCOPES = ("global", "layer")
 _CHUNK = 1 << 20
 
 
+def removal_count(sparsity: float, d: int) -> int:
+    """How many of ``d`` entries a sparsity in [0, 1) removes: ``round(sparsity * d)``, at
+    most ``d - 1`` -- a sparsity below 1 never removes everything (``round(0.9999 * 1000)``
+    would).
+
+    Examples
+    --------
+    >>> from sparselimit.pruning._masks import removal_count
+    >>> removal_count(0.5, 10), removal_count(0.99, 28), removal_count(0.3, 0)
+    (5, 27, 0)
+    """
+    return min(round(sparsity * d), max(d - 1, 0))
+
+
 def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.detach().reshape(-1)
 
@@ -247,9 +261,7 @@ def _masks_from_sources(
         return max(n_target_total - already, 0)
 
     def n_target(group: list[str]) -> int:
-        # a sparsity below 1 never removes everything: round(0.9999 * 1000) would
-        d = sum(sizes[n] for n in group)
-        return min(round(sparsity * d), max(d - 1, 0))
+        return removal_count(sparsity, sum(sizes[n] for n in group))
 
     groups = [names] if scope == "global" else [[n] for n in names]
     if sparsity is not None:

@@ -8,6 +8,7 @@ from ``limit`` (``limit`` may import from ``training``).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -24,6 +25,13 @@ def _default_input(X) -> np.ndarray:
     densified: the default net is a small dense MLP)."""
     if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
         X = X.toarray()
+    if isinstance(X, Mapping):  # np.asarray would make it a 0-d object array ("shape ()")
+        raise TypeError(
+            f"With estimator=None, X must be a 2-D array (n_samples, n_features); got a dict "
+            f"with keys {sorted(map(str, X))[:5]} (skorch's form for a module with several "
+            "inputs). Pass your own skorch net, whose module takes these keyword arguments, "
+            "as `estimator`."
+        )
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(

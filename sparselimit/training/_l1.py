@@ -110,6 +110,10 @@ class _L1Mixin:
         # as a dict of columns (keyword arguments of forward) and cannot convert lists
         return super().get_dataset(_as_array(X), _as_array(y))
 
+    def check_data(self, X, y=None):
+        # runs before get_dataset: the classifier's np.unique(to_numpy(y)) fails on a list
+        return super().check_data(_as_array(X), _as_array(y))
+
     def _match_target(self, y_pred, y_true):
         return y_true
 

@@ -61,15 +61,15 @@ def check_finite(array, name: str = "X") -> None:
     if isinstance(array, torch.Tensor):
         if array.is_floating_point() and not bool(torch.isfinite(array).all()):
             raise ValueError(
-                f"`{name}` contains NaN or infinity; clean or impute it (e.g. "
-                "sklearn.impute.SimpleImputer) before fitting."
+                f"`{name}` contains NaN or infinity; clean or impute it first (e.g. "
+                "sklearn.impute.SimpleImputer in a Pipeline)."
             )
         return
     arr = np.asarray(array)
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         raise ValueError(
-            f"`{name}` contains NaN or infinity; clean or impute it (e.g. "
-            "sklearn.impute.SimpleImputer) before fitting."
+            f"`{name}` contains NaN or infinity; clean or impute it first (e.g. "
+            "sklearn.impute.SimpleImputer in a Pipeline)."
         )
 
 

@@ -185,6 +185,8 @@ def test_default_net_input_errors_and_sparse_X():
         GlobalOneShotPruner(sparsity=0.5).fit(np.zeros((0, 3)), np.zeros(0, dtype=int))
     with pytest.raises(ValueError, match="must be numeric.*OneHotEncoder"):
         GlobalOneShotPruner(sparsity=0.5).fit(np.full((40, 2), "a"), y)
+    with pytest.raises(TypeError, match=r"got a dict with keys \['a'\].*own skorch net"):
+        GlobalOneShotPruner(sparsity=0.5).fit({"a": np.zeros((40, 2))}, y)
     X = sp.random(40, 5, density=0.5, format="csr", random_state=0)
     sparse = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(X, y)
     dense = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(X.toarray(), y)

@@ -156,6 +156,8 @@ def test_targets_and_inputs_as_scikit_learn_takes_them(digits_small):
     # lists, int32 labels of shape (n, 1): same training, same outputs
     other = fit(make_net(), X.tolist(), y.astype(np.int32).reshape(-1, 1))
     np.testing.assert_allclose(other.predict_proba(X.tolist()), ref, rtol=1e-6)
+    as_lists = fit(make_net(), X.tolist(), y.tolist())  # skorch's check_data took no list y
+    np.testing.assert_allclose(as_lists.predict_proba(X), ref, rtol=1e-6)
 
     # a one-output regressor with a 1-D target trains exactly as with the (n, 1) column;
     # before, MSELoss broadcast (n, 1) against (n,) to (n, n) with only a torch warning
