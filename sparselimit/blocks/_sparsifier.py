@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
 from ..utils import PrunedNetMixin, check_sparsity, check_X_y, make_generator
-from ..utils._validation import _torch_seeded, check_class_codes
+from ..utils._validation import _torch_seeded, check_class_codes, check_skorch_estimator
 from ._attention import attach_block_attention, get_block_attention
 from ._export import export_block_sparse
 from ._grid import (
@@ -412,6 +412,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
 
     def fit(self, X, y=None, **fit_params):
         """Fit a clone of ``estimator`` under the SequentialAttention++ schedule."""
+        check_skorch_estimator(self.estimator, type(self).__name__)
         self._validate_params()
         est = self.estimator
         if est is None or not (hasattr(est, "callbacks") and hasattr(est, "max_epochs")):
@@ -450,6 +451,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         }
         total = sum(m.numel() for m in self.block_masks_.values())
         self.sparsity_ = sum(int((~m).sum()) for m in self.block_masks_.values()) / total
+        self._record_n_outputs(X)
         return self
 
     @property

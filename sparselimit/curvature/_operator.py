@@ -113,6 +113,12 @@ def _select_params(module: nn.Module, params) -> list[str]:
 
 
 def _to_tensor(a, device, dtype):
+    if isinstance(a, Mapping):  # skorch's several-inputs form: np.asarray makes an object array
+        raise TypeError(
+            "The Hessian operator takes X as one array or tensor (the module's single input); "
+            f"got a {type(a).__name__} with keys {sorted(map(str, a))[:5]}. A module with "
+            "several inputs is not supported: wrap it in one taking a single tensor."
+        )
     t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
     if t.is_floating_point():
         return t.to(device=device, dtype=dtype)

@@ -14,7 +14,7 @@ import torch
 from ..spectral import skorch_data_loss
 from ..training import MaskEnforcer
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
-from ..utils._validation import _torch_seeded
+from ..utils._validation import _as_array, _torch_seeded
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -174,6 +174,12 @@ def _encode(y, classes):
     return codes.astype(np.int64)
 
 
+def _prediction(y_pred):
+    """The prediction in a module's output: skorch's rule takes the first element of a tuple
+    (the other elements serve a custom ``get_loss``)."""
+    return y_pred[0] if isinstance(y_pred, (tuple, list)) else y_pred
+
+
 def _score_fn(net, scoring):
     """Return ``f(y_pred_tensor, X, y) -> float`` and the score's name."""
     if scoring is not None:
@@ -191,6 +197,7 @@ def _score_fn(net, scoring):
     if is_classifier(net):
 
         def acc(y_pred, X, y):
+            y_pred = _prediction(y_pred)
             if y_pred.ndim == 2 and y_pred.shape[1] > 1:
                 pred = y_pred.argmax(dim=1)
             else:  # one logit per sample (skorch's NeuralNetBinaryClassifier): its own rule
@@ -204,7 +211,7 @@ def _score_fn(net, scoring):
     from sklearn.metrics import r2_score
 
     def r2(y_pred, X, y):
-        yp = y_pred.detach().cpu().numpy()
+        yp = _prediction(y_pred).detach().cpu().numpy()
         yt = np.asarray(y)
         return float(r2_score(yt.reshape(yp.shape) if yt.size == yp.size else yt, yp))
 
@@ -338,6 +345,9 @@ def measure_pruning_curve(
         )
     resolve_module(net)
     check_X_y(X, y)
+    # targets as skorch's loss takes them (it converts neither a list nor a pandas Series)
+    y = _as_array(y)
+    y_fine_tune = _as_array(y_fine_tune)
     classes = getattr(estimator, "classes_", None) if net is not estimator else None
     if classes is not None:  # the default net of a PruningLimitEstimator: labels -> codes
         y = _encode(y, classes)
@@ -413,9 +423,9 @@ def measure_pruning_curve(
         names = list(select_prunable(module, include, exclude))
         seed = None if random_state is None else int(make_generator(random_state).initial_seed())
     else:
-        views = [p.detach().view(-1) if p.is_contiguous() else None for p in params]
-        if any(v is None for v in views):  # pragma: no cover - non-contiguous parameters
-            raise ValueError("measure_pruning_curve needs contiguous parameters.")
+        # flat views where the memory allows; other layouts (a channels_last convolution)
+        # are indexed by the coordinates of the flat, row-major positions
+        views = [p.detach().view(-1) if p.is_contiguous() else p.detach() for p in params]
 
     bar = _progress(len(rhos), verbose, "pruning curve")
     done = 0
@@ -441,7 +451,8 @@ def measure_pruning_curve(
                 for i, v in enumerate(views):
                     sel = chunk[(chunk >= offsets[i]) & (chunk < offsets[i + 1])] - offsets[i]
                     if sel.size:
-                        v[torch.from_numpy(sel)] = 0
+                        idx = torch.from_numpy(sel)
+                        v[idx if v.dim() == 1 else torch.unravel_index(idx, v.shape)] = 0
             done = n
         s, l_ = _evaluate(work, X, y, score)
         scores.append(s)

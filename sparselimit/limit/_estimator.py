@@ -25,7 +25,12 @@ from ..utils import (
     resolve_module,
     select_prunable,
 )
-from ..utils._validation import _record_n_features, _torch_seeded, check_class_codes
+from ..utils._validation import (
+    _record_n_features,
+    _torch_seeded,
+    check_class_codes,
+    check_skorch_estimator,
+)
 from ._epsilon import EPSILON_RULES, data_loss, epsilon_by_rule
 from ._exact import dense_hessian, exact_spectrum
 from ._radius import RadiusCurve
@@ -416,6 +421,7 @@ class PruningLimitEstimator(BaseEstimator):
         -------
         self : PruningLimitEstimator
         """
+        check_skorch_estimator(self.estimator, type(self).__name__)
         self._validate_params()
         check_X_y(X, y)
         gen = make_generator(self.random_state)

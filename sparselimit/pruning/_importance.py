@@ -228,7 +228,10 @@ def undecayed_importance(
             with torch.enable_grad():
                 if net is not None:
                     out = net.infer(xb)
-                    yb = yb.to(out.device) if isinstance(yb, torch.Tensor) else yb
+                    # a module may return a tuple (skorch: the first element is the
+                    # prediction); the targets go where the outputs are
+                    first = out[0] if isinstance(out, (tuple, list)) else out
+                    yb = yb.to(first.device) if isinstance(yb, torch.Tensor) else yb
                     loss = net.get_loss(out, yb, X=xb, training=False)
                 else:
                     xb = xb.to(device)

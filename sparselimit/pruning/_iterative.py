@@ -31,7 +31,12 @@ from ..utils import (
     net_selection,
     select_prunable,
 )
-from ..utils._validation import _record_n_features, _torch_seeded, check_class_codes
+from ..utils._validation import (
+    _record_n_features,
+    _torch_seeded,
+    check_class_codes,
+    check_skorch_estimator,
+)
 from ._global import _check_importance, _resolve_importance
 from ._masks import _mask_sparsity, compute_masks
 from ._one_shot import ENFORCER_NAME
@@ -332,6 +337,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _check_params(self):
+        check_skorch_estimator(self.estimator, type(self).__name__)
         self._validate_params()
         _check_importance(self.importance)
         if self.estimator is None:
@@ -517,4 +523,5 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_rounds_ = n_done
         self.sparsity_, self.layer_sparsity_ = _mask_sparsity(self.masks_)
         _record_n_features(self, X)
+        self._record_n_outputs(X)
         return self

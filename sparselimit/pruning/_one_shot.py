@@ -28,7 +28,12 @@ from ..utils import (
     select_prunable,
 )
 from ..utils._meta import _check_input, _net_has
-from ..utils._validation import _record_n_features, _torch_seeded, check_class_codes
+from ..utils._validation import (
+    _record_n_features,
+    _torch_seeded,
+    check_class_codes,
+    check_skorch_estimator,
+)
 from ._global import _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
@@ -252,6 +257,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         self : GlobalOneShotPruner
         """
+        check_skorch_estimator(self.estimator, type(self).__name__)
         self._validate_params()
         _check_importance(self.importance)  # fail before training
         self._check_limit_params()
@@ -267,6 +273,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.sparsity, str):  # its net was trained on codes: say which labels
             self.limit_estimator_.classes_ = default[0]
         _record_n_features(self, X)
+        self._record_n_outputs(X)
         return self
 
     def _check_limit_params(self):

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..curvature import HessianOperator
 from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _with_reduction
+from ..utils._validation import check_skorch_estimator
 from ._eigen import top_eigenvalues
 from ._slq import slq_spectrum
 
@@ -215,6 +216,7 @@ class HessianSpectrum(BaseEstimator):
         -------
         self : HessianSpectrum
         """
+        check_skorch_estimator(self.estimator, type(self).__name__)
         if self.estimator is None:
             raise ValueError(
                 "`estimator` is None; pass a skorch net, e.g. HessianSpectrum(net) (fitted "

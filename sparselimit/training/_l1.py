@@ -5,13 +5,12 @@ from __future__ import annotations
 import numbers
 from collections.abc import Mapping
 
-import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_tensor
 
 from ..utils import select_prunable
-from ..utils._validation import check_class_codes
+from ..utils._validation import _as_array, check_class_codes
 
 __all__ = ["L1RegularizedClassifier", "L1RegularizedRegressor", "l1_penalty"]
 
@@ -30,15 +29,6 @@ def l1_penalty(params) -> torch.Tensor:
     if not params:
         raise ValueError("l1_penalty needs at least one tensor.")
     return torch.stack([p.abs().sum() for p in params]).sum()
-
-
-def _as_array(data):
-    """Lists, tuples and pandas objects as NumPy arrays; anything else unchanged."""
-    if isinstance(data, (list, tuple)):
-        return np.asarray(data)
-    if hasattr(data, "to_numpy") and not isinstance(data, torch.Tensor):  # pandas
-        return data.to_numpy()
-    return data
 
 
 class _L1Mixin:
@@ -201,14 +191,41 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
         return super().get_dataset(X, labels)
 
     def _match_target(self, y_pred, y_true):
-        # class indices as scikit-learn accepts them: any integer or bool dtype, shape (n,)
-        # or (n, 1); the losses want int64 of shape (n,)
-        if isinstance(y_true, torch.Tensor) and not y_true.is_floating_point():
-            if y_true.ndim == 2 and y_true.shape[1] == 1:
-                y_true = y_true.reshape(-1)
-            if y_true.dtype != torch.int64:
-                y_true = y_true.long()
+        # class indices as scikit-learn accepts them: any integer or bool dtype, or whole
+        # floats (0., 1., ...), of shape (n,) or (n, 1); the losses want int64 of shape (n,).
+        # Other float targets (class probabilities) go to the loss unchanged.
+        if not isinstance(y_true, torch.Tensor):
+            return y_true
+        if y_true.ndim == 2 and y_true.shape[1] == 1:
+            flat = y_true.reshape(-1)
+        elif y_true.ndim == 1:
+            flat = y_true
+        else:
+            return y_true
+        if flat.is_floating_point() and not (
+            y_pred.ndim == 2 and bool((flat == flat.round()).all())
+        ):
+            return y_true
+        y_true = flat if flat.dtype == torch.int64 else flat.long()
+        if y_pred.ndim == 2:
+            self._check_class_range(y_true, y_pred.shape[1])
         return y_true
+
+    def _check_class_range(self, y_true, n_outputs):
+        """Labels outside ``0..n_outputs-1`` fail inside torch (``IndexError: Target 2 is out
+        of bounds``) with no hint that they need encoding."""
+        valid = (y_true >= 0) & (y_true < n_outputs)
+        ignore = getattr(getattr(self, "criterion_", None), "ignore_index", None)
+        if ignore is not None:  # CrossEntropyLoss's "no label" marker (-100) is fine
+            valid |= y_true == ignore
+        if not bool(valid.all()):
+            bad = int(y_true[~valid][0])
+            raise ValueError(
+                "y of a skorch classifier holds class indices 0..n_classes-1, one output of "
+                f"the network per class; got the label {bad} for a network with {n_outputs} "
+                "outputs. Encode the labels with sklearn.preprocessing.LabelEncoder (e.g. "
+                "{1, 2} -> {0, 1}), or give the network one output per class."
+            )
 
 
 class L1RegularizedRegressor(_L1Mixin, NeuralNetRegressor):

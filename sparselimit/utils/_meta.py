@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import TransformerTags, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -44,8 +46,13 @@ def _net_has(attr):
     return check
 
 
-class PrunedNetMixin:
+class PrunedNetMixin(TransformerMixin):
     """Delegation to the pruned net ``estimator_`` for sparselimit's pruning meta-estimators.
+
+    As a transformer (the pruned net's output, :meth:`transform`) it takes part in
+    scikit-learn's output API: ``set_output(transform="pandas")`` and
+    ``get_feature_names_out`` (``<class name>0``, ``<class name>1``, ... one per output
+    column), also inside a ``Pipeline``.
 
     Examples
     --------
@@ -139,6 +146,47 @@ class PrunedNetMixin:
         """
         return self.fit(X, y, **fit_params).transform(X)
 
+    def _record_n_outputs(self, X) -> None:
+        """Record the width of :meth:`transform`'s output (for :meth:`get_feature_names_out`)
+        from one forward pass of the fitted net on the first sample of ``X``."""
+        from skorch.utils import multi_indexing
+
+        self._n_features_out = None
+        if not hasattr(self.estimator_, "predict_proba"):
+            return
+        try:
+            row = multi_indexing(X, slice(0, 1))
+            # skorch's DataLoader draws a seed from the global RNG: leave it where it was
+            with torch.random.fork_rng(devices=[]):
+                out = np.asarray(self.estimator_.predict_proba(self._input(row)))
+        except Exception:  # an input the net takes but that cannot be sliced: no names
+            return
+        self._n_features_out = int(out.reshape(len(out), -1).shape[1])
+
+    @available_if(_net_has("predict_proba"))
+    def get_feature_names_out(self, input_features=None):
+        """Names of :meth:`transform`'s output columns: ``<class name lower-cased>0``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored (the outputs are not the inputs); present for the scikit-learn API.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self, "estimator_")
+        n = getattr(self, "_n_features_out", None)
+        if n is None:
+            raise NotFittedError(
+                f"{type(self).__name__} could not find the width of its output when it was "
+                "fitted (its X could not be sliced to one sample); output names are "
+                "unavailable. Call transform and name its columns yourself."
+            )
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
+
     @available_if(_net_has("score"))
     def score(self, X, y, **kwargs):
         """The pruned net's ``score`` (accuracy for classifiers, R² for regressors).
@@ -180,3 +228,10 @@ class PrunedNetMixin:
         # the output is the network's (float32 for a float32 net), whatever X's dtype was
         tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags
+
+
+# TransformerMixin (through scikit-learn's set_output machinery) replaced the two methods of
+# this class by output-wrapping functions, which hasattr always finds: restore the check that
+# the net has them
+PrunedNetMixin.transform = available_if(_net_has("predict_proba"))(PrunedNetMixin.transform)
+PrunedNetMixin.fit_transform = available_if(_net_has("predict_proba"))(PrunedNetMixin.fit_transform)

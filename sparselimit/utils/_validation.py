@@ -98,6 +98,39 @@ def check_X_y(X, y=None) -> None:
             )
 
 
+def _as_array(data):
+    """Lists, tuples and pandas objects as NumPy arrays; anything else unchanged (skorch
+    converts neither lists nor a pandas Series, and reads a DataFrame as a dict of columns)."""
+    if isinstance(data, (list, tuple)):
+        return np.asarray(data)
+    if hasattr(data, "to_numpy") and not isinstance(data, torch.Tensor):  # pandas
+        return data.to_numpy()
+    return data
+
+
+def check_skorch_estimator(estimator, owner: str) -> None:
+    """A plain ``torch.nn.Module`` where a skorch net is expected is the likeliest slip of a
+    PyTorch user: name the fix before scikit-learn's generic parameter check fires.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sparselimit.utils._validation import check_skorch_estimator
+    >>> check_skorch_estimator(nn.Linear(2, 2), "GlobalOneShotPruner")
+    Traceback (most recent call last):
+    ...
+    TypeError: GlobalOneShotPruner: `estimator` must be a skorch net ...
+    """
+    if isinstance(estimator, torch.nn.Module):
+        raise TypeError(
+            f"{owner}: `estimator` must be a skorch net (e.g. "
+            "sparselimit.L1RegularizedClassifier or skorch.NeuralNetClassifier); got the "
+            f"torch.nn.Module {type(estimator).__name__}. Wrap it: "
+            "L1RegularizedClassifier(module, criterion=nn.CrossEntropyLoss, ...); to prune a "
+            "trained module directly use sparselimit.pruning.prune_global."
+        )
+
+
 def check_class_codes(net, y) -> None:
     """A skorch classifier trains on class indices ``0..n_classes-1``: string or object labels
     would fail deep inside torch, so say so, with the fix, before any training.
@@ -119,8 +152,7 @@ def check_class_codes(net, y) -> None:
 
     if y is None or not isinstance(net, NeuralNetClassifier):
         return
-    if isinstance(y, (list, tuple)) or (hasattr(y, "to_numpy") and not torch.is_tensor(y)):
-        y = np.asarray(y)
+    y = _as_array(y)
     if isinstance(y, np.ndarray) and y.dtype.kind in "OUS" and y.size:
         raise TypeError(
             "y of a skorch classifier holds class indices 0..n_classes-1 (integers); got "
