@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -82,6 +83,20 @@ def _gather(net, X, y):
     Xt = torch.cat(xs)
     yt = torch.cat(ys) if ys else None
     return Xt, yt
+
+
+@contextlib.contextmanager
+def _float64_criterion(net):
+    """The criterion of ``net`` (the estimator's own copy) in float64 for the duration: the
+    exact Hessian feeds float64 outputs, which a float32 tensor the criterion holds (class
+    weights, ``pos_weight``) would refuse."""
+    original = net.criterion_
+    if isinstance(original, torch.nn.Module):
+        net.criterion_ = copy.deepcopy(original).to(torch.float64)
+    try:
+        yield
+    finally:
+        net.criterion_ = original
 
 
 class PruningLimitEstimator(BaseEstimator):
@@ -485,16 +500,17 @@ class PruningLimitEstimator(BaseEstimator):
         self._limit_by_step = []
         self._error_by_step = []
         if self.spectrum == "exact":
-            op = HessianOperator(
-                module,
-                loss_fn,
-                Xh,
-                yh,
-                params=names,
-                batch_size=self.batch_size,
-                dtype=torch.float64,
-            )
-            H = dense_hessian(op)
+            with _float64_criterion(net):
+                op = HessianOperator(
+                    module,
+                    loss_fn,
+                    Xh,
+                    yh,
+                    params=names,
+                    batch_size=self.batch_size,
+                    dtype=torch.float64,
+                )
+                H = dense_hessian(op)
             spec = exact_spectrum(H, deflate_zero_rows=self.deflate_zero_rows)
         else:
             spec = self._slq(module, loss_fn, Xh, yh, names, radius, eps, gen)

@@ -47,10 +47,11 @@ def hutchinson_trace(op, n_samples=16, *, random_state=None, block_size=8, retur
     n_samples = _check_probes(n_samples, "n_samples")
     block_size = _check_probes(block_size, "block_size")
     gen = make_generator(random_state)
-    Z = _rademacher(gen, op.shape[0], n_samples)
     samples = np.empty(n_samples)
     for s in range(0, n_samples, block_size):
-        Zb = Z[:, s : s + block_size].contiguous()
+        # drawn block by block (the same stream as one (n_samples, D) draw): memory is
+        # O(block_size * D), not O(n_samples * D)
+        Zb = _rademacher(gen, op.shape[0], min(block_size, n_samples - s)).contiguous()
         HZ = op._matmat_f64(Zb.to(op.device))
         samples[s : s + Zb.shape[1]] = (HZ.cpu() * Zb).sum(dim=0).numpy()
     est = float(samples.mean())

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from torch import nn
 
+from sparselimit import L1RegularizedClassifier
 from sparselimit.curvature import HessianOperator
 from sparselimit.limit import LimitRegimeWarning, PruningLimitEstimator, limit_report
 from sparselimit.limit._exact import dense_hessian
@@ -347,3 +348,27 @@ def test_warns_on_a_large_negative_spectrum():
     with pytest.warns(LimitRegimeWarning, match="negative eigenvalues"):
         est.fit(X, y)
     assert est.diagnostics_["negative_mass"] > 0.9
+
+
+def test_exact_spectrum_with_a_class_weighted_criterion_matches_slq():
+    # the float64 exact path must cast the criterion's float32 class weights too
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 5).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    net = L1RegularizedClassifier(
+        nn.Sequential(nn.Linear(5, 48), nn.ReLU(), nn.Linear(48, 2)),
+        criterion=nn.CrossEntropyLoss,
+        criterion__weight=torch.tensor([1.0, 3.0]),
+        l1_alpha=1e-3,
+        lr=0.1,
+        max_epochs=20,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
+    common = dict(prefit=True, epsilon=0.05, verbose=0)
+    exact = PruningLimitEstimator(net, spectrum="exact", **common).fit(X, y)
+    slq = PruningLimitEstimator(net, n_probes=16, random_state=0, **common).fit(X, y)
+    assert exact.pruning_limit_ == pytest.approx(slq.pruning_limit_, abs=0.01)
+    assert net.criterion_.weight.dtype == torch.float32  # the user's net is untouched
+    assert exact.estimator_.criterion_.weight.dtype == torch.float32

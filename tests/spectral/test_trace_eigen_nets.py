@@ -13,6 +13,7 @@ from sparselimit.spectral import (
     top_eigenvalues,
     zero_curvature_mask,
 )
+from sparselimit.utils import make_generator
 
 
 def _op(dtype=torch.float64, dead_unit=False, n=40):
@@ -69,6 +70,13 @@ def test_hutchinson_trace(op_and_eigs):
     assert hutchinson_trace(op, 5, random_state=0) == hutchinson_trace(
         op, 5, random_state=0, block_size=2
     )
+    # the probes are the rows of one (n_samples, D) Rademacher draw from the seed's generator,
+    # however they are blocked: recompute z^T H z from such a draw
+    D = H.shape[0]
+    gen = make_generator(0)
+    Z = (torch.randint(0, 2, (5, D), generator=gen).double() * 2 - 1).numpy()
+    _, per_probe = hutchinson_trace(op, 5, random_state=0, block_size=3, return_samples=True)
+    np.testing.assert_allclose(per_probe, np.einsum("pd,de,pe->p", Z, H, Z), rtol=1e-4)
 
 
 @pytest.mark.filterwarnings("ignore::sparselimit.spectral.LanczosBreakdownWarning")
