@@ -144,7 +144,10 @@ class HessianOperator(LinearOperatorBase):
     loss_fn : callable
         ``loss_fn(output, y)`` (or ``loss_fn(output)`` when ``y`` is None) returning the *mean*
         loss of a batch, e.g. ``torch.nn.CrossEntropyLoss()``. Per-batch losses are weighted by
-        batch size, so the operator is the Hessian of the mean over all samples.
+        batch size, so the operator is the Hessian of the mean over all samples -- or by
+        ``loss_fn.batch_weight(y_batch)`` when ``loss_fn`` has that attribute (as
+        :func:`~sparselimit.spectral.skorch_data_loss` gives a class-weighted cross-entropy,
+        whose mean divides by the batch's total class weight).
     X : array-like or tensor, or iterable of batches
         Inputs, or a ``DataLoader`` / list of ``(X, y)`` batches (then ``y`` must be None). A
         ``DataLoader`` must not shuffle (the Hessian is over a fixed dataset); one-shot
@@ -548,7 +551,7 @@ class HessianOperator(LinearOperatorBase):
         n = 0
         with _eval_mode(self.module):
             for i, (xb, yb) in enumerate(self._iter_batches()):
-                nb = len(xb)
+                nb = self._batch_weight(xb, yb)
                 self._batch_hvp(xb, yb, vs, i, outs, nb)
                 n += nb
         if n == 0:
@@ -598,23 +601,35 @@ class HessianOperator(LinearOperatorBase):
                 "deterministic in eval mode before computing curvature."
             )
 
+    def _batch_weight(self, xb, yb) -> float:
+        """What a batch's mean loss counts for in the mean over all samples: its size, or what
+        ``loss_fn.batch_weight(y)`` says (the total class weight of a class-weighted
+        cross-entropy, whose batch mean divides by it), so that batching never changes the
+        operator."""
+        weigh = getattr(self.loss_fn, "batch_weight", None)
+        return float(weigh(yb)) if weigh is not None and yb is not None else len(xb)
+
     def batch_losses(self, return_sizes: bool = False):
         """Mean loss of every batch (float64 array), in data order; with ``return_sizes``, also
         the batch sizes. Computed in eval mode without gradients."""
-        losses, sizes = [], []
+        losses, sizes, weights = [], [], []
         with _eval_mode(self.module), torch.no_grad():
             for i, (xb, yb) in enumerate(self._iter_batches()):
                 loss = self._loss(self._theta, xb, yb)
                 self._check_loss(loss, i)
                 losses.append(float(loss))
                 sizes.append(len(xb))
+                weights.append(self._batch_weight(xb, yb))
+        self._last_batch_weights = np.asarray(weights, dtype=np.float64)
         losses, sizes = np.asarray(losses, dtype=np.float64), np.asarray(sizes, dtype=np.int64)
         return (losses, sizes) if return_sizes else losses
 
     def loss(self) -> float:
-        """Mean loss over all samples (per-batch means weighted by batch size)."""
-        losses, sizes = self.batch_losses(return_sizes=True)
-        return float(np.dot(losses, sizes) / sizes.sum())
+        """Mean loss over all samples (per-batch means weighted by batch size, or by the
+        ``batch_weight`` of ``loss_fn``)."""
+        losses = self.batch_losses()
+        weights = self._last_batch_weights
+        return float(np.dot(losses, weights) / weights.sum())
 
     def flat_params(self) -> torch.Tensor:
         """The differentiated parameters concatenated into one flat vector (operator order)."""

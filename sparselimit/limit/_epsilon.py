@@ -34,13 +34,17 @@ def _eval_batches(net, X, y, batch_size):
 
 @torch.no_grad()
 def _batch_losses(net, X, y, batch_size):
-    """Mean data loss and size of each consecutive batch."""
+    """Mean data loss, size and weight of each consecutive batch; the weight is what the
+    batch's mean counts for in the mean over all samples (its size, or its total class weight
+    for a class-weighted cross-entropy: ``skorch_data_loss(net).batch_weight``)."""
     loss_fn = skorch_data_loss(net)
-    losses, sizes = [], []
+    weigh = getattr(loss_fn, "batch_weight", None)
+    losses, sizes, weights = [], [], []
     for y_pred, yi, Xi, n in _eval_batches(net, X, y, batch_size):
         losses.append(float(loss_fn(y_pred, yi, Xi)))
         sizes.append(n)
-    return np.asarray(losses), np.asarray(sizes)
+        weights.append(n if weigh is None else weigh(yi))
+    return np.asarray(losses), np.asarray(sizes), np.asarray(weights, dtype=np.float64)
 
 
 def _per_sample(net, loss_fn, y_pred, yi, Xi, n):
@@ -192,8 +196,8 @@ def data_loss(net, X, y, batch_size=256) -> float:
     >>> bool(np.isclose(data_loss(net, X, y), w**2))
     True
     """
-    losses, sizes = _batch_losses(net, X, y, batch_size)
-    return float(np.sum(losses * sizes) / np.sum(sizes))
+    losses, _, weights = _batch_losses(net, X, y, batch_size)
+    return float(np.sum(losses * weights) / np.sum(weights))
 
 
 def batch_loss_std(net, X, y, batch_size=128):
@@ -248,13 +252,13 @@ def batch_loss_std(net, X, y, batch_size=128):
     >>> per_batch.tolist(), round(eps, 4)  # losses 0, 1, 4
     ([0.0, 1.0, 4.0], 1.6997)
     """
-    losses, sizes = _batch_losses(net, X, y, batch_size)
+    losses, sizes, weights = _batch_losses(net, X, y, batch_size)
     if not np.isfinite(losses).all():
         raise ValueError(
             "The data loss at the trained weights is not finite on some batch; the model "
             "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
         )
-    loss = float(np.sum(losses * sizes) / np.sum(sizes))
+    loss = float(np.sum(losses * weights) / np.sum(weights))
     full = losses[sizes == int(batch_size)]
     if full.size < 2:
         raise ValueError(

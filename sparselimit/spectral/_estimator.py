@@ -54,7 +54,32 @@ def skorch_data_loss(net):
         with _with_reduction(net.criterion_, "mean"):
             return net.get_loss(y_pred, y_true, X=X, training=False)
 
+    loss_fn.batch_weight = lambda y_true: _batch_weight(net.criterion_, y_true)
     return loss_fn
+
+
+def _batch_weight(criterion, y_true) -> float:
+    """What a batch's mean loss counts for in the mean over all samples.
+
+    The batch size -- except for torch's cross-entropy / NLL on class indices, whose mean
+    divides by the total class weight of the batch's counted labels (``weight[y]`` summed
+    over labels other than ``ignore_index``): averaging such batch means by size would make
+    the loss, and its Hessian, depend on how the data are batched.
+    """
+    n = len(y_true)
+    if not isinstance(criterion, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)):
+        return n
+    y = torch.as_tensor(y_true)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.is_floating_point():  # class probabilities (averaged per sample), or 0./1. labels
+        if y.ndim != 1 or not bool((y == y.round()).all()):
+            return n
+        y = y.long()
+    counted = y[y != criterion.ignore_index]
+    if criterion.weight is None:
+        return float(counted.numel())
+    return float(criterion.weight.detach().to(counted.device)[counted].double().sum())
 
 
 def _take_rows(a, idx):

@@ -372,3 +372,34 @@ def test_exact_spectrum_with_a_class_weighted_criterion_matches_slq():
     assert exact.pruning_limit_ == pytest.approx(slq.pruning_limit_, abs=0.01)
     assert net.criterion_.weight.dtype == torch.float32  # the user's net is untouched
     assert exact.estimator_.criterion_.weight.dtype == torch.float32
+
+
+def test_class_weighted_criterion_limit_and_loss_do_not_depend_on_batching():
+    # CrossEntropyLoss(weight=w) averages by the total class weight, not the batch size
+    rng = np.random.RandomState(1)
+    X = rng.randn(150, 5).astype(np.float32)
+    y = (X[:, 0] + 0.3 * rng.randn(150) > 0.8).astype(np.int64)  # imbalanced
+    w = torch.tensor([1.0, 10.0])
+    torch.manual_seed(0)
+    net = L1RegularizedClassifier(
+        nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 2)),
+        criterion=nn.CrossEntropyLoss,
+        criterion__weight=w,
+        l1_alpha=1e-3,
+        lr=0.1,
+        max_epochs=15,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
+    with torch.no_grad():
+        out = net.module_(torch.as_tensor(X))
+    full = float(nn.functional.cross_entropy(out, torch.as_tensor(y), weight=w))
+    fits = [
+        PruningLimitEstimator(
+            net, prefit=True, batch_size=bs, epsilon=0.02, n_lanczos_steps=40, random_state=0
+        ).fit(X, y)
+        for bs in (7, 150)
+    ]
+    for est in fits:
+        assert est.loss_ == pytest.approx(full, rel=1e-5)
+    assert fits[0].pruning_limit_ == pytest.approx(fits[1].pruning_limit_, abs=1e-4)
