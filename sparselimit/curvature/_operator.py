@@ -145,7 +145,8 @@ class HessianOperator(LinearOperatorBase):
         ``loss_fn(output, y)`` (or ``loss_fn(output)`` when ``y`` is None) returning the *mean*
         loss of a batch, e.g. ``torch.nn.CrossEntropyLoss()``. Per-batch losses are weighted by
         batch size, so the operator is the Hessian of the mean over all samples -- or by
-        ``loss_fn.batch_weight(y_batch)`` when ``loss_fn`` has that attribute (as
+        ``loss_fn.batch_weight(y_batch)`` where ``loss_fn`` has that attribute and it returns
+        a number rather than None (as
         :func:`~sparselimit.spectral.skorch_data_loss` gives a class-weighted cross-entropy,
         whose mean divides by the batch's total class weight).
     X : array-like or tensor, or iterable of batches
@@ -607,11 +608,11 @@ class HessianOperator(LinearOperatorBase):
         cross-entropy, whose batch mean divides by it), so that batching never changes the
         operator."""
         weigh = getattr(self.loss_fn, "batch_weight", None)
-        return float(weigh(yb)) if weigh is not None and yb is not None else len(xb)
+        weight = None if weigh is None else weigh(yb)
+        return len(xb) if weight is None else float(weight)
 
-    def batch_losses(self, return_sizes: bool = False):
-        """Mean loss of every batch (float64 array), in data order; with ``return_sizes``, also
-        the batch sizes. Computed in eval mode without gradients."""
+    def _batch_stats(self):
+        """Per batch, in data order: mean loss, size and weight (:meth:`_batch_weight`)."""
         losses, sizes, weights = [], [], []
         with _eval_mode(self.module), torch.no_grad():
             for i, (xb, yb) in enumerate(self._iter_batches()):
@@ -620,15 +621,22 @@ class HessianOperator(LinearOperatorBase):
                 losses.append(float(loss))
                 sizes.append(len(xb))
                 weights.append(self._batch_weight(xb, yb))
-        self._last_batch_weights = np.asarray(weights, dtype=np.float64)
-        losses, sizes = np.asarray(losses, dtype=np.float64), np.asarray(sizes, dtype=np.int64)
+        return (
+            np.asarray(losses, dtype=np.float64),
+            np.asarray(sizes, dtype=np.int64),
+            np.asarray(weights, dtype=np.float64),
+        )
+
+    def batch_losses(self, return_sizes: bool = False):
+        """Mean loss of every batch (float64 array), in data order; with ``return_sizes``, also
+        the batch sizes. Computed in eval mode without gradients."""
+        losses, sizes, _ = self._batch_stats()
         return (losses, sizes) if return_sizes else losses
 
     def loss(self) -> float:
         """Mean loss over all samples (per-batch means weighted by batch size, or by the
         ``batch_weight`` of ``loss_fn``)."""
-        losses = self.batch_losses()
-        weights = self._last_batch_weights
+        losses, _, weights = self._batch_stats()
         return float(np.dot(losses, weights) / weights.sum())
 
     def flat_params(self) -> torch.Tensor:

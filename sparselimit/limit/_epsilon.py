@@ -38,12 +38,12 @@ def _batch_losses(net, X, y, batch_size):
     batch's mean counts for in the mean over all samples (its size, or its total class weight
     for a class-weighted cross-entropy: ``skorch_data_loss(net).batch_weight``)."""
     loss_fn = skorch_data_loss(net)
-    weigh = getattr(loss_fn, "batch_weight", None)
     losses, sizes, weights = [], [], []
     for y_pred, yi, Xi, n in _eval_batches(net, X, y, batch_size):
         losses.append(float(loss_fn(y_pred, yi, Xi)))
         sizes.append(n)
-        weights.append(n if weigh is None else weigh(yi))
+        weight = loss_fn.batch_weight(yi)
+        weights.append(n if weight is None else weight)
     return np.asarray(losses), np.asarray(sizes), np.asarray(weights, dtype=np.float64)
 
 

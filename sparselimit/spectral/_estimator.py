@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..curvature import HessianOperator
 from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _with_reduction
-from ..utils._validation import check_skorch_estimator
+from ..utils._validation import _class_indices, check_skorch_estimator
 from ._eigen import top_eigenvalues
 from ._slq import slq_spectrum
 
@@ -58,24 +58,20 @@ def skorch_data_loss(net):
     return loss_fn
 
 
-def _batch_weight(criterion, y_true) -> float:
-    """What a batch's mean loss counts for in the mean over all samples.
+def _batch_weight(criterion, y_true) -> float | None:
+    """What a batch's mean loss counts for in the mean over all samples, when it is not the
+    batch size (None then).
 
-    The batch size -- except for torch's cross-entropy / NLL on class indices, whose mean
-    divides by the total class weight of the batch's counted labels (``weight[y]`` summed
-    over labels other than ``ignore_index``): averaging such batch means by size would make
-    the loss, and its Hessian, depend on how the data are batched.
+    Torch's cross-entropy / NLL on class indices divides its mean by the total class weight
+    of the batch's counted labels (``weight[y]`` summed over labels other than
+    ``ignore_index``): averaging such batch means by size would make the loss, and its
+    Hessian, depend on how the data are batched.
     """
-    n = len(y_true)
-    if not isinstance(criterion, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)):
-        return n
-    y = torch.as_tensor(y_true)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.reshape(-1)
-    if y.is_floating_point():  # class probabilities (averaged per sample), or 0./1. labels
-        if y.ndim != 1 or not bool((y == y.round()).all()):
-            return n
-        y = y.long()
+    if y_true is None or not isinstance(criterion, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)):
+        return None
+    y = _class_indices(torch.as_tensor(y_true))
+    if y is None:  # class probabilities: averaged per sample
+        return None
     counted = y[y != criterion.ignore_index]
     if criterion.weight is None:
         return float(counted.numel())

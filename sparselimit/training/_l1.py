@@ -10,7 +10,7 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_tensor
 
 from ..utils import select_prunable
-from ..utils._validation import _as_array, check_class_codes
+from ..utils._validation import _as_array, _class_indices, check_class_codes
 
 __all__ = ["L1RegularizedClassifier", "L1RegularizedRegressor", "l1_penalty"]
 
@@ -196,20 +196,14 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
         # Other float targets (class probabilities) go to the loss unchanged.
         if not isinstance(y_true, torch.Tensor):
             return y_true
-        if y_true.ndim == 2 and y_true.shape[1] == 1:
-            flat = y_true.reshape(-1)
-        elif y_true.ndim == 1:
-            flat = y_true
-        else:
+        if y_true.is_floating_point() and y_pred.ndim != 2:
             return y_true
-        if flat.is_floating_point() and not (
-            y_pred.ndim == 2 and bool((flat == flat.round()).all())
-        ):
+        indices = _class_indices(y_true)
+        if indices is None:
             return y_true
-        y_true = flat if flat.dtype == torch.int64 else flat.long()
-        if y_pred.ndim == 2:
-            self._check_class_range(y_true, y_pred.shape[1])
-        return y_true
+        if y_pred.ndim == 2 and indices.ndim == 1:
+            self._check_class_range(indices, y_pred.shape[1])
+        return indices
 
     def _check_class_range(self, y_true, n_outputs):
         """Labels outside ``0..n_outputs-1`` fail inside torch (``IndexError: Target 2 is out

@@ -108,6 +108,30 @@ def _as_array(data):
     return data
 
 
+def _class_indices(y):
+    """``y`` (a tensor) as the int64 class indices torch's classification losses take, or
+    None when it holds something else.
+
+    Integer or bool targets of any shape are indices; whole floats (0., 1., ...) of shape
+    ``(n,)`` are too, as scikit-learn takes them. A column ``(n, 1)`` becomes ``(n,)``. Other
+    float targets (class probabilities) are not indices.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sparselimit.utils._validation import _class_indices
+    >>> _class_indices(torch.tensor([[1.0], [0.0]]))
+    tensor([1, 0])
+    >>> _class_indices(torch.tensor([0.3, 0.7])) is None
+    True
+    """
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.is_floating_point() and (y.ndim != 1 or not bool((y == y.round()).all())):
+        return None
+    return y if y.dtype == torch.int64 else y.long()
+
+
 def check_skorch_estimator(estimator, owner: str) -> None:
     """A plain ``torch.nn.Module`` where a skorch net is expected is the likeliest slip of a
     PyTorch user: name the fix before scikit-learn's generic parameter check fires.

@@ -186,3 +186,13 @@ def test_label_types_a_classifier_cannot_take_are_named(digits_small):
         make_net(max_epochs=1).fit(X, np.array(["a", "b"])[y % 2])
     net = make_net(max_epochs=1, module__n_out=2).fit(X, (y % 2).astype(bool))  # 0 and 1
     assert set(net.predict(X)) <= {0, 1}
+
+
+def test_integer_targets_of_any_shape_become_int64_indices():
+    # per-pixel labels (n, H, W) as int32: the losses want int64, the shape stays
+    net = L1RegularizedClassifier(nn.Conv2d, module__in_channels=1, module__out_channels=3)
+    y_pred = torch.zeros(2, 3, 4, 4)
+    got = net._match_target(y_pred, torch.ones(2, 4, 4, dtype=torch.int32))
+    assert got.dtype == torch.int64 and got.shape == (2, 4, 4)
+    soft = torch.full((2, 3), 1 / 3)  # class probabilities pass through unchanged
+    assert net._match_target(soft, soft) is soft
