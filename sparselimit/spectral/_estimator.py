@@ -31,6 +31,12 @@ def skorch_data_loss(net):
     criterion with another ``reduction`` (``'sum'``, ``'none'``) is switched to ``'mean'``
     during each call and restored after it; the net is never left changed.
 
+    The function carries ``loss_fn.batch_weight(y)``: what a batch's mean counts for in the
+    mean over all samples where that is not the batch size -- the total class weight of the
+    batch for a class-weighted cross-entropy / NLL (None otherwise).
+    :class:`~sparselimit.curvature.HessianOperator` uses it, so batching never changes the
+    Hessian.
+
     Examples
     --------
     >>> import torch
@@ -42,6 +48,8 @@ def skorch_data_loss(net):
     >>> loss_fn = skorch_data_loss(net)
     >>> float(loss_fn(torch.zeros(4, 1), torch.ones(4, 1))), net.criterion_.reduction
     (1.0, 'sum')
+    >>> loss_fn.batch_weight(torch.ones(4, 1)) is None  # an MSE batch counts by its size
+    True
     """
     if getattr(net, "criterion_", None) is None or not callable(getattr(net, "get_loss", None)):
         raise TypeError(
