@@ -30,6 +30,7 @@ from ..utils import (
     resolve_module,
 )
 from ..utils._modules import resolve_prunable
+from ..utils._validation import _all_finite
 
 __all__ = ["pq_index", "PQIndex"]
 
@@ -74,21 +75,41 @@ class _Stats(NamedTuple):
     d: torch.Tensor
 
 
+#: float64 entries converted at a time by ``_row_stats`` (8 MiB): the power sums are taken block
+#: by block, so a 30M-weight tensor needs a few MiB of scratch instead of several full-size
+#: float64 copies.
+_BLOCK = 1 << 20
+
+
 def _row_stats(w: torch.Tensor, keep: torch.Tensor | None, p: float, q: float) -> _Stats:
     """Power sums of each row of the 2-D tensor ``w`` (``keep``: bool, same shape, or None)."""
     a = w.detach()
     if a.device.type == "mps":  # no float64 there
         a, keep = a.cpu(), None if keep is None else keep.cpu()
-    a = a.abs().to(torch.float64)
+    n_rows, n_cols = a.shape
+    step = max(1, _BLOCK // max(n_rows, 1))
+    blocks = [slice(j, j + step) for j in range(0, n_cols, step)]
+
+    def magnitudes(cols):  # |w| of a column block in float64, masked entries 0
+        block = a[:, cols].abs().to(torch.float64)
+        return block if keep is None else block.masked_fill(~keep[:, cols], 0.0)
+
     if keep is None:
-        d = torch.full((a.shape[0],), a.shape[1], dtype=torch.float64, device=a.device)
+        d = torch.full((n_rows,), n_cols, dtype=torch.float64, device=a.device)
     else:
-        a = a.masked_fill(~keep, 0.0)
         d = keep.sum(dim=1, dtype=torch.float64)
-    m = a.amax(dim=1) if a.shape[1] else torch.zeros_like(d)
-    a = a / torch.where(m > 0, m, 1.0)[:, None]  # entries in [0, 1], the largest is 1
+    m = torch.zeros(n_rows, dtype=torch.float64, device=a.device)
+    for cols in blocks:
+        m = torch.maximum(m, magnitudes(cols).amax(dim=1))
+    scale = torch.where(m > 0, m, 1.0)[:, None]
+    s_p = torch.zeros_like(m)
+    s_q = torch.zeros_like(m)
+    for cols in blocks:
+        block = magnitudes(cols).div_(scale)  # entries in [0, 1], the largest is 1
+        s_p += block.pow(p).sum(dim=1)
+        s_q += block.pow_(q).sum(dim=1)
     # one value per row: small, so on the CPU, where tensors from several devices can pool
-    return _Stats(*(t.cpu() for t in (m, a.pow(p).sum(dim=1), a.pow(q).sum(dim=1), d)))
+    return _Stats(*(t.cpu() for t in (m, s_p, s_q, d)))
 
 
 def _pool(stats: list[_Stats], p: float, q: float) -> _Stats:
@@ -228,7 +249,7 @@ def pq_index(w, p=0.5, q=1.0, *, mask=None) -> float:
             "PQ index is undefined for an empty weight vector (or one whose entries are all "
             "masked out); pass at least one weight."
         )
-    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+    if not _all_finite(t):
         raise ValueError(
             "`w` contains NaN or infinity; the PQ index needs finite weights. The model may have "
             "diverged: retrain it (e.g. with a smaller learning rate) or clean the weights."

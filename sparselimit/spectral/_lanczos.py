@@ -48,6 +48,36 @@ def _breakdown_tol(dtype: torch.dtype) -> float:
     return 50.0 * float(torch.finfo(dtype).eps)
 
 
+def _available_bytes(device: torch.device) -> int | None:
+    """Memory free for new tensors on ``device`` in bytes, or None where it cannot be told."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type == "cpu":
+            with open("/proc/meminfo") as meminfo:  # Linux: MemAvailable counts reclaimable cache
+                for line in meminfo:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+    except (OSError, RuntimeError, ValueError):
+        pass
+    return None
+
+
+def _check_basis_memory(n_bytes: int, p: int, m: int, D: int, device: torch.device) -> None:
+    """Refuse a basis that cannot fit, before allocating it: on the CPU an oversized
+    ``torch.empty`` succeeds (pages are committed lazily) and the process is killed later."""
+    free = _available_bytes(device)
+    if free is None or n_bytes <= free:
+        return
+    gib = 2.0**30
+    raise MemoryError(
+        f"Full reorthogonalisation keeps {p} probe(s) x {m} steps x {D} weights of Lanczos "
+        f"basis, {n_bytes / gib:.1f} GiB, but only {free / gib:.1f} GiB is free on {device}. "
+        "Lower `n_lanczos_steps` or `n_probes`, run the probes one after another "
+        "(slq_spectrum(..., lockstep=False)), or use reorthogonalize='local' (two vectors)."
+    )
+
+
 def _lanczos_block(
     op, V0, n_steps, *, reorthogonalize="full", tol=None, return_basis=False, step_hook=None
 ):
@@ -78,6 +108,8 @@ def _lanczos_block(
     # dominate the bookkeeping (and fits twice as many steps in cache). The recurrence itself
     # (vectors, alpha, beta) stays float64. A float64 operator gets a float64 basis.
     basis_dtype = torch.float64 if op.dtype == torch.float64 else torch.float32
+    itemsize = (basis_dtype.itemsize if full else 0) + (8 if return_basis else 0)
+    _check_basis_memory(p * m * D * itemsize, p, m, D, torch.device(dev))
     Q = torch.empty((p, m, D), dtype=basis_dtype, device=dev) if full else None
     Q64 = torch.empty((p, m, D), dtype=torch.float64, device=dev) if return_basis else None
     for B in (Q, Q64):
@@ -200,6 +232,12 @@ def lanczos(op, v0, n_steps, *, reorthogonalize="full", tol=None, return_basis=F
 
     With a 2-D ``v0`` each returned item is a list of ``p`` such arrays (their lengths differ
     when some recurrences broke down).
+
+    Raises
+    ------
+    MemoryError
+        Before any product, when the basis of full reorthogonalisation (``p * m * D``
+        numbers) is larger than the memory free on the operator's device.
 
     Warns
     -----

@@ -345,3 +345,25 @@ def test_does_not_modify_the_network():
     PQIndex(scope="neuron").score(net, masks={"0.weight": torch.zeros(3, 4, dtype=torch.bool)})
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_blockwise_power_sums_match_the_definition(monkeypatch, block):
+    # the power sums are taken over column blocks of _BLOCK entries; tiny blocks split every
+    # row (and, for one-row tensors, every entry) into many blocks, with and without a mask
+    from sparselimit.metrics import _pq
+
+    monkeypatch.setattr(_pq, "_BLOCK", block)
+    rng = np.random.RandomState(1)
+    w = rng.randn(6, 50).astype(np.float32)
+    w[2] = 0.0  # an all-zero row: undefined, NaN
+    w[4, 1:] = 0.0  # one non-zero, in the first block only
+    keep = rng.rand(6, 50) > 0.4
+    assert pq_index(w) == pytest.approx(naive_pq(w, 0.5, 1.0), rel=1e-12)
+    assert pq_index(w, mask=keep) == pytest.approx(naive_pq(w[keep], 0.5, 1.0), rel=1e-12)
+    net = nn.Linear(50, 6, bias=False)
+    with torch.no_grad():
+        net.weight.copy_(torch.from_numpy(w))
+    rows = PQIndex(1.0, 2.0, scope="neuron").score_units(net)["weight"]
+    expected = [naive_pq(r, 1.0, 2.0) if r.any() else np.nan for r in w]
+    np.testing.assert_allclose(rows, expected, rtol=1e-12)

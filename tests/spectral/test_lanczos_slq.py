@@ -312,3 +312,31 @@ def dataclasses_frozen_error():
     import dataclasses
 
     return dataclasses.FrozenInstanceError
+
+
+def test_basis_larger_than_free_memory_is_refused_before_any_product(monkeypatch):
+    from sparselimit.spectral import _lanczos, slq_spectrum
+
+    A = torch.diag(torch.arange(1.0, 101.0))  # float32 operator: a float32 basis
+    # 3 probes x 20 steps x 100 weights x 4 bytes = 24,000 bytes
+    monkeypatch.setattr(_lanczos, "_available_bytes", lambda device: 23_999)
+    message = r"3 probe\(s\) x 20 steps x 100 weights.*n_lanczos_steps"
+    with pytest.raises(MemoryError, match=message):
+        slq_spectrum(A, n_probes=3, n_lanczos_steps=20, random_state=0)
+    # one probe at a time needs a third; the local recurrence keeps no basis
+    slq_spectrum(A, n_probes=3, n_lanczos_steps=20, random_state=0, lockstep=False)
+    slq_spectrum(A, n_probes=3, n_lanczos_steps=20, random_state=0, reorthogonalize="local")
+    monkeypatch.setattr(_lanczos, "_available_bytes", lambda device: 24_000)
+    slq_spectrum(A, n_probes=3, n_lanczos_steps=20, random_state=0)
+    # the returned float64 basis counts too: 20 x 100 x (4 + 8) bytes
+    monkeypatch.setattr(_lanczos, "_available_bytes", lambda device: 23_999)
+    with pytest.raises(MemoryError):
+        lanczos(A, np.ones(100), n_steps=20, return_basis=True)
+
+
+def test_available_bytes_reads_this_machine():
+    from sparselimit.spectral._lanczos import _available_bytes
+
+    free = _available_bytes(torch.device("cpu"))
+    assert free is None or 2**20 < free < 2**50
+    assert _available_bytes(torch.device("meta")) is None
