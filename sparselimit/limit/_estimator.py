@@ -133,7 +133,9 @@ class PruningLimitEstimator(BaseEstimator):
         Random probes of stochastic Lanczos quadrature (the paper uses 1). More probes
         narrow the spread in ``pruning_limit_interval_``. Ignored with ``spectrum="exact"``.
     n_lanczos_steps : int or "auto", default=128
-        Lanczos steps per probe (the paper: 128). ``"auto"`` stops once Laurie's error
+        Lanczos steps per probe (the paper: 128). Full reorthogonalisation keeps
+        ``n_probes * n_lanczos_steps * D`` numbers (the weights' precision); a basis larger than
+        the free memory raises ``MemoryError`` before any Hessian product. ``"auto"`` stops once Laurie's error
         estimate of the predicted limit, half the gap between the limits of the Gauss rule
         ``G_{m-1}`` and the anti-Gauss rule ``A_m``, has stayed below ``auto_tol`` for 6
         consecutive steps (at least 16, at most 128 steps); the steps used are in
