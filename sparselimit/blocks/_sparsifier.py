@@ -50,7 +50,7 @@ class SequentialAttentionPP(Callback):
 
     * **dense** — mask all ones; ``A`` learns which blocks matter. Pruned weights from the
       previous cycle restart at zero (ACDC).
-    * **sparsify** — after every training batch the lowest-attention kept blocks are removed so
+    * **sparsify** — before every training batch the lowest-attention kept blocks are removed so
       that the layer's block sparsity follows ``s(tau) = s (1 - e^{-c tau}) / (1 - e^{-c})``.
     * **sparse** — mask frozen at exactly ``k = n_blocks - floor(s * n_blocks)`` blocks.
     * the three repeat ``n_cycles`` times, then **finetune** — sparse, logits frozen.

@@ -140,7 +140,8 @@ def slq_spectrum(
     zero_rtol : float, default=None
         ``rtol`` of :func:`zero_curvature_mask`.
     reorthogonalize : {'full', 'local'}, default='full'
-        See :func:`lanczos`. ``'full'`` keeps ``n_probes * m * D`` float64 numbers.
+        See :func:`lanczos`. ``'full'`` keeps ``n_probes * m * D`` numbers in the products'
+        precision (float32 for a float32 network).
     lockstep : bool, default=True
         Run the probes together (block products); False runs them one after the other.
     tol : float, default=None
