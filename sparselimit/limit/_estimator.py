@@ -135,11 +135,11 @@ class PruningLimitEstimator(BaseEstimator):
     n_lanczos_steps : int or "auto", default=128
         Lanczos steps per probe (the paper: 128). Full reorthogonalisation keeps
         ``n_probes * n_lanczos_steps * D`` numbers (the weights' precision); a basis larger than
-        the free memory raises ``MemoryError`` before any Hessian product. ``"auto"`` stops once Laurie's error
-        estimate of the predicted limit, half the gap between the limits of the Gauss rule
-        ``G_{m-1}`` and the anti-Gauss rule ``A_m``, has stayed below ``auto_tol`` for 6
-        consecutive steps (at least 16, at most 128 steps); the steps used are in
-        ``n_lanczos_steps_``.
+        the free memory raises ``MemoryError`` before any Hessian product. ``"auto"`` stops
+        once Laurie's error estimate of the predicted limit, half the gap between the limits
+        of the Gauss rule ``G_{m-1}`` and the anti-Gauss rule ``A_m``, has stayed below
+        ``auto_tol`` for 6 consecutive steps (at least 16, at most 128 steps); the steps used
+        are in ``n_lanczos_steps_``.
     quadrature : {"averaged", "gauss"}, default="averaged"
         Quadrature rule of each probe's tridiagonal ``T_m`` on which ``G`` is evaluated (both
         for a fixed ``n_lanczos_steps`` and for ``"auto"``). ``"gauss"``: the ``m`` Ritz

@@ -492,7 +492,7 @@ def recall_distortion_curve(
         Fractions of the prunable weights removed.
     importance : str or callable, default="magnitude"
         Passed to ``prune_global``: a registered name or ``callable(name, param) -> score``
-        (e.g. :func:`sparselimit.pruning._importance.make_undecayed_importance`).
+        (e.g. :func:`sparselimit.pruning.make_undecayed_importance`).
     labels : array-like, default=None
         Classes (default: those in ``y``; each must occur in ``y``).
     scope, include, exclude

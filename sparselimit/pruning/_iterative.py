@@ -241,6 +241,8 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     initial_weights_ : dict of str to tensor
         The prunable weights right after initialization (CPU), what ``rewind="init"`` restores:
         with ``rewind="init"`` each round starts from ``initial_weights_ * mask``.
+    n_features_in_ : int
+        Number of features of ``X`` (only when ``X`` is two-dimensional).
 
     See Also
     --------

@@ -66,9 +66,10 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
 
     With an :class:`~sparselimit.L1RegularizedClassifier` (or ``...Regressor``) as ``estimator``
     this is LOMP, L1 one-shot magnitude pruning: ``fit`` trains a clone of the net with the L1
-    penalty, removes exactly ``round(sparsity * D)`` of its ``D`` prunable weights with the smallest
-    magnitude (:func:`prune_global`), and optionally fine-tunes it for ``fine_tune_epochs`` with the
-    pruned weights held at exactly zero by a :class:`~sparselimit.training.MaskEnforcer`. It is
+    penalty, removes exactly ``round(sparsity * D)`` (at most ``D - 1``) of its ``D`` prunable
+    weights with the smallest magnitude (:func:`prune_global`), and optionally fine-tunes it for
+    ``fine_tune_epochs`` with the pruned weights held at exactly zero by a
+    :class:`~sparselimit.training.MaskEnforcer`. It is
     the network analogue of :class:`sklearn.feature_selection.SelectFromModel`.
 
     The user's ``estimator`` is never modified: it is cloned (``prefit=False``) or deep-copied

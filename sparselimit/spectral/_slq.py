@@ -141,8 +141,8 @@ def slq_spectrum(
         ``rtol`` of :func:`zero_curvature_mask`.
     reorthogonalize : {'full', 'local'}, default='full'
         See :func:`lanczos`. ``'full'`` keeps ``n_probes * m * D`` numbers in the products'
-        precision (``m * D`` with ``lockstep=False``); a basis larger than the free memory
-        raises ``MemoryError`` before it is allocated.
+        precision, float32 for a float32 network (``m * D`` with ``lockstep=False``); a basis
+        larger than the free memory raises ``MemoryError`` before it is allocated.
     lockstep : bool, default=True
         Run the probes together (block products); False runs them one after the other.
     tol : float, default=None

@@ -51,7 +51,8 @@ class PrunedNetMixin(TransformerMixin):
 
     As a transformer (the pruned net's output, :meth:`transform`) it takes part in
     scikit-learn's output API: ``set_output(transform="pandas")`` and
-    ``get_feature_names_out`` (``<class name>0``, ``<class name>1``, ... one per output
+    ``get_feature_names_out`` (the class name lower-cased and numbered, as scikit-learn's
+    transformers do: ``globaloneshotpruner0``, ``globaloneshotpruner1``, ... one per output
     column), also inside a ``Pipeline``.
 
     Examples

@@ -243,8 +243,9 @@ def check_weights_finite(params, where: str = "the network") -> None:
 
 
 def make_generator(random_state, device="cpu") -> torch.Generator:
-    """Turn ``random_state`` (None, int, ``np.random.RandomState`` or ``torch.Generator``) into
-    a fresh ``torch.Generator``, never touching the global RNG.
+    """Turn ``random_state`` (None, int or ``np.random.RandomState``) into a fresh
+    ``torch.Generator``, never touching the global RNG; a ``torch.Generator`` is returned as
+    it is (draws from it advance it).
 
     Examples
     --------

@@ -100,6 +100,19 @@ def test_sparsifier_estimator_and_state_dict_roundtrip():
     assert c.get_params()["sparsity"] == 0.5 and not hasattr(c, "estimator_")
 
 
+def test_sparsifier_checks_the_feature_count_at_predict_time():
+    # as GlobalOneShotPruner and IterativePruner do: n_features_in_ is recorded, and data with
+    # other columns is a ValueError naming both counts, not torch's matmul shape error
+    X, y = _data()
+    sp = BlockSparsifier(_net(), sparsity=0.5, block_size=4, **SCHED).fit(X, y)
+    assert sp.n_features_in_ == 32
+    for method in ("predict", "predict_proba", "transform"):
+        with pytest.raises(ValueError, match="16 features, but BlockSparsifier is expecting 32"):
+            getattr(sp, method)(X[:, :16])
+    with pytest.raises(ValueError, match="expecting 32 features"):
+        sp.score(X[:, :16], y)
+
+
 def test_block_size_not_dividing_is_a_clear_error():
     X, y = _data()
     with pytest.raises(ValueError, match="does not divide"):
