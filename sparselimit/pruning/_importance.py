@@ -1,10 +1,12 @@
 """Importance criteria that need data: Undecayed Pruning (Good et al., NeurIPS 2022).
 
-For weights trained with weight decay ``lambda``, the training loss is
-``L(w) = L_data(w) + lambda/2 * |w|^2`` and removing weight ``i`` changes it, to first order, by
-``s_i = -w_i g_i + lambda w_i^2`` (``g`` = the *data*-loss gradient). Magnitude pruning ignores
-that a weight held small by weight decay may still matter to the data loss; Undecayed Pruning
-removes the weights with the smallest ``|s_i|``.
+For weights trained with weight decay ``lambda`` (training loss
+``L_data(w) + lambda/2 * |w|^2``), weight ``i`` scores ``s_i = -w_i g_i + lambda w_i^2`` with
+``g`` the *data*-loss gradient: the first-order change of the data loss when the weight is
+removed (the gradient criterion) plus a magnitude term scaled by the decay, which keeps the
+decay's pull on the weights apart from the data loss' variation. Magnitude pruning ignores that
+a weight held small by weight decay may still matter to the data loss; Undecayed Pruning removes
+the weights with the smallest ``|s_i|``.
 
 The scores plug into the pruners' ``importance=`` hook as a callable ``(name, param) -> score``
 (:func:`make_undecayed_importance`). They depend on the weights they were computed from:
