@@ -28,6 +28,7 @@ from ..utils import (
 )
 from ..utils._validation import (
     _record_n_features,
+    _rng_shielded,
     _torch_seeded,
     check_class_codes,
     check_skorch_estimator,
@@ -448,7 +449,7 @@ class PruningLimitEstimator(BaseEstimator):
         timings["train"] = 0.0 if self.prefit else time.perf_counter() - t
         # skorch's DataLoaders draw a seed from the global RNG on every pass, even unshuffled;
         # the user's global RNG stays where it was (training above is the user's to seed)
-        with torch.random.fork_rng(devices=[]):
+        with _rng_shielded():
             self._fit_limit(net, X, y, gen, timings)
         return self
 

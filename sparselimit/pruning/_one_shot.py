@@ -7,7 +7,6 @@ import inspect
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
@@ -30,6 +29,7 @@ from ..utils import (
 from ..utils._meta import _check_input, _net_has
 from ..utils._validation import (
     _record_n_features,
+    _rng_shielded,
     _torch_seeded,
     check_class_codes,
     check_skorch_estimator,
@@ -349,7 +349,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             target = float(self.sparsity)
 
-        with torch.random.fork_rng(devices=[]):  # the gradient pass's DataLoader draws a seed
+        with _rng_shielded():  # the gradient pass's DataLoader draws a seed
             importance = _resolve_importance(self.importance, est, X, y)
         result = prune_global(
             module,
@@ -412,10 +412,12 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         score : float
         """
         X = self._input(X)
-        if getattr(self, "_default_y_ndim_", None) is None:
-            return self.estimator_.score(X, y, **kwargs)
+        with _rng_shielded():  # skorch's predict draws a DataLoader seed
+            if getattr(self, "_default_y_ndim_", None) is None:
+                return self.estimator_.score(X, y, **kwargs)
+            y_pred = self.estimator_.predict(X)
         metric = r2_score if is_regressor(self.estimator_) else accuracy_score
-        return float(metric(y, self._decode(self.estimator_.predict(X)), **kwargs))
+        return float(metric(y, self._decode(y_pred), **kwargs))
 
     @property
     def classes_(self):

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..curvature import HessianOperator
 from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _with_reduction
-from ..utils._validation import _class_indices, check_skorch_estimator
+from ..utils._validation import _class_indices, _rng_shielded, check_skorch_estimator
 from ._eigen import top_eigenvalues
 from ._slq import slq_spectrum
 
@@ -267,7 +267,7 @@ class HessianSpectrum(BaseEstimator):
         else:
             net = clone(self.estimator).fit(X, y)
         # keep the global RNG as it was: skorch's DataLoaders draw a seed from it every pass
-        with torch.random.fork_rng(devices=[]):
+        with _rng_shielded():
             loss_fn = skorch_data_loss(net)
             module = resolve_module(net)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -248,15 +249,33 @@ def make_generator(random_state, device="cpu") -> torch.Generator:
     return gen
 
 
+#: torch's global RNG is one per process. Concurrent fits in threads (joblib's threading
+#: backend, a dask cluster with ``processes=False``) would interleave their draws and restore
+#: each other's saved states, so the same ``random_state`` gave different results than
+#: ``n_jobs=1``: the sections that seed or save and restore it run one thread at a time.
+#: Re-entrant, as a seeded fit calls shielded helpers and nested estimators.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _torch_seeded(seed):
     """Run the block with torch's global RNG seeded to ``seed`` (module initialisation and
-    skorch's shuffling draw from it), then restore it; ``None`` leaves the RNG as it is."""
+    skorch's shuffling draw from it), then restore it; ``None`` leaves the RNG as it is.
+    Seeded blocks of different threads never overlap (see ``_GLOBAL_RNG_LOCK``)."""
     if seed is None:
         yield
         return
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
+        yield
+
+
+@contextlib.contextmanager
+def _rng_shielded():
+    """Run the block with torch's global RNG saved and restored afterwards -- skorch's
+    DataLoaders draw a seed from it on every pass, even unshuffled ones -- and not while
+    another thread's seeded or shielded block runs (see ``_GLOBAL_RNG_LOCK``)."""
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         yield
 
 
