@@ -262,6 +262,8 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         _check_importance(self.importance)  # fail before training
         self._check_limit_params()
         check_X_y(X, y)
+        # a refit with a float sparsity must not keep the limit estimator of an earlier "auto"
+        self.__dict__.pop("limit_estimator_", None)
         seed = (
             None if self.random_state is None else make_generator(self.random_state).initial_seed()
         )

@@ -281,7 +281,10 @@ def _rng_shielded():
 
 def _record_n_features(est, X) -> None:
     """Set ``est.n_features_in_`` as scikit-learn does, when ``X`` is 2-D (a skorch net may
-    also take dicts or other inputs, which have no feature count)."""
+    also take dicts or other inputs, which have no feature count); otherwise remove the count
+    an earlier fit left, as scikit-learn's ``reset=True`` does."""
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) == 2:
         est.n_features_in_ = int(shape[1])
+    else:
+        est.__dict__.pop("n_features_in_", None)
