@@ -19,7 +19,12 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
 from ..utils import PrunedNetMixin, check_sparsity, check_X_y, make_generator
-from ..utils._validation import _torch_seeded, check_class_codes, check_skorch_estimator
+from ..utils._validation import (
+    _record_n_features,
+    _torch_seeded,
+    check_class_codes,
+    check_skorch_estimator,
+)
 from ._attention import attach_block_attention, get_block_attention
 from ._export import export_block_sparse
 from ._grid import (
@@ -336,6 +341,8 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         Pruned blocks over all blocks of the block-sparsified weights.
     skipped_layers_ : dict of str to str
         Candidate weights left dense, with the reason.
+    n_features_in_ : int
+        Number of features of ``X`` (only when ``X`` is two-dimensional).
 
     Examples
     --------
@@ -451,6 +458,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         }
         total = sum(m.numel() for m in self.block_masks_.values())
         self.sparsity_ = sum(int((~m).sum()) for m in self.block_masks_.values()) / total
+        _record_n_features(self, X)  # predict then names a wrong column count, as the pruners do
         self._record_n_outputs(X)
         return self
 

@@ -100,6 +100,24 @@ def test_sparsifier_estimator_and_state_dict_roundtrip():
     assert c.get_params()["sparsity"] == 0.5 and not hasattr(c, "estimator_")
 
 
+def test_feature_count_is_recorded_and_checked_like_the_pruners():
+    X, y = _data(n=64)
+    sp = BlockSparsifier(
+        _net(),
+        sparsity=0.5,
+        block_size=4,
+        dense_epochs=1,
+        sparsify_epochs=1,
+        sparse_epochs=0,
+        finetune_epochs=0,
+        random_state=0,
+    ).fit(X, y)
+    assert sp.n_features_in_ == 32
+    # the message of the other pruners, not torch's "mat1 and mat2 shapes cannot be multiplied"
+    with pytest.raises(ValueError, match="X has 16 features, but BlockSparsifier is expecting 32"):
+        sp.predict(X[:, :16])
+
+
 def test_block_size_not_dividing_is_a_clear_error():
     X, y = _data()
     with pytest.raises(ValueError, match="does not divide"):
