@@ -14,7 +14,7 @@ import torch
 from ..spectral import skorch_data_loss
 from ..training import MaskEnforcer
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
-from ..utils._validation import _as_array, _rng_shielded, _torch_seeded
+from ..utils._validation import _as_array, _rng_shielded, _torch_seeded, _unfreeze
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -338,6 +338,8 @@ def measure_pruning_curve(
     True
     """
     t_start = time.perf_counter()
+    # fine-tuning sets callbacks on, and trains, the net itself, not a FrozenEstimator wrapper
+    estimator, _ = _unfreeze(estimator)
     net = getattr(estimator, "estimator_", None) if hasattr(estimator, "pruning_limit_") else None
     net = estimator if net is None else net
     if not hasattr(net, "module_") or not hasattr(net, "get_loss"):

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..utils import check_sparsity
-from ..utils._validation import _rng_shielded
+from ..utils._validation import _rng_shielded, _unfreeze
 
 __all__ = [
     "per_class_recall",
@@ -237,6 +237,9 @@ def recall_distortion(y_true, y_pred_dense, y_pred_pruned, *, labels=None) -> Re
 
 
 def _split_pipeline(obj, X):
+    # the network is swapped in the net itself, not in a FrozenEstimator wrapper (which would
+    # keep the swapped attribute and predict with the net's own network)
+    obj, _ = _unfreeze(obj)
     steps = getattr(obj, "steps", None)
     if isinstance(steps, list) and steps:
         if len(steps) > 1:

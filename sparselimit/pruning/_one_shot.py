@@ -31,6 +31,7 @@ from ..utils._validation import (
     _record_n_features,
     _rng_shielded,
     _torch_seeded,
+    _unfreeze,
     check_class_codes,
     check_skorch_estimator,
 )
@@ -57,7 +58,8 @@ def _check_net_fitted(est) -> None:
         raise NotFittedError(
             f"prefit=True but the {name} passed as `estimator` is not fitted. Fit it first "
             "(`estimator.fit(X, y)`), or use prefit=False to let GlobalOneShotPruner fit a clone "
-            "of it."
+            "of it. If it was fitted, a clone lost its weights (GridSearchCV, cross_val_score "
+            "and clone do that): pass sklearn.frozen.FrozenEstimator(net), which keeps them."
         )
 
 
@@ -88,7 +90,10 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         ``predict`` and ``score`` (see ``classes_``); regression targets should be of about
         unit scale, and features standardised (``StandardScaler``, alone or in a ``Pipeline``
         before the pruner), as for any MLP trained by SGD. ``estimator=None`` cannot be
-        combined with ``prefit=True``.
+        combined with ``prefit=True``. A fitted net wrapped in
+        ``sklearn.frozen.FrozenEstimator`` is taken as with ``prefit=True``, whatever
+        ``prefit`` says: the wrapper keeps it fitted through ``clone``, so the pruner can go
+        into ``GridSearchCV`` or ``cross_val_score``.
     sparsity : float in [0, 1) or "auto", default=0.9
         Fraction of the prunable weights removed. ``"auto"`` uses the predicted pruning limit
         ``PruningLimitEstimator(estimator=net, prefit=True, **limit_params).fit(X, y)
@@ -314,11 +319,12 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             if is_regressor(est):
                 _check_default_regressor(est, y_codes)
             return est, X, y_codes, (classes, np.asarray(y).ndim)
-        if self.prefit:
-            _check_net_fitted(self.estimator)
+        net, frozen = _unfreeze(self.estimator)
+        if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
+            _check_net_fitted(net)
             if self.fine_tune_epochs:  # fine-tuning trains on y
-                check_class_codes(self.estimator, y)
-            return copy.deepcopy(self.estimator), X, y, (None, None)
+                check_class_codes(net, y)
+            return copy.deepcopy(net), X, y, (None, None)
         if not hasattr(self.estimator, "module"):
             raise TypeError(
                 "`estimator` must be a skorch net (e.g. sparselimit.L1RegularizedClassifier); "

@@ -16,6 +16,7 @@ from ..utils._validation import (
     _class_indices,
     _rng_shielded,
     _torch_seeded,
+    _unfreeze,
     check_skorch_estimator,
 )
 from ._eigen import top_eigenvalues
@@ -122,7 +123,8 @@ class HessianSpectrum(BaseEstimator):
     ----------
     estimator : skorch net, default=None
         An unfitted net (cloned and fitted) or, with ``prefit=True``, a fitted one (used as
-        is, never modified).
+        is, never modified). A fitted net wrapped in ``sklearn.frozen.FrozenEstimator`` is
+        taken as with ``prefit=True``.
     prefit : bool, default=False
         Whether ``estimator`` is already fitted.
     n_probes : int, default=1
@@ -159,7 +161,8 @@ class HessianSpectrum(BaseEstimator):
     Attributes
     ----------
     estimator_ : skorch net
-        The fitted net (``estimator`` itself with ``prefit=True``).
+        The fitted net (``estimator`` itself with ``prefit=True``, the wrapped net of a
+        ``FrozenEstimator``).
     spectrum_ : SpectralDensity
         Ritz nodes and weights (plain NumPy).
     trace_ : float
@@ -268,8 +271,8 @@ class HessianSpectrum(BaseEstimator):
             raise TypeError("`random_state` must be None, an int or a numpy RandomState.")
         gen = make_generator(self.random_state)
 
-        if self.prefit:
-            net = self.estimator
+        net, frozen = _unfreeze(self.estimator)
+        if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
             resolve_module(net)  # raises NotFittedError if uninitialized
         else:
             # seeded as the pruners and PruningLimitEstimator seed it: the same random_state

@@ -156,6 +156,43 @@ def check_skorch_estimator(estimator, owner: str) -> None:
         )
 
 
+def _unfreeze(estimator):
+    """``(net, True)`` for a ``sklearn.frozen.FrozenEstimator`` wrapping ``net``, else
+    ``(estimator, False)``.
+
+    The wrapper is scikit-learn's way to keep a fitted net fitted through ``clone`` (so that a
+    prefit estimator can go into ``GridSearchCV`` or ``cross_val_score``). It forwards reads
+    to the net but keeps attributes set on it, and its ``fit`` does nothing: pruning,
+    re-training or swapping the network of the wrapper would miss the net, or reach the
+    user's own. The estimators take the net out and work on their copy of it.
+
+    Examples
+    --------
+    >>> from sklearn.frozen import FrozenEstimator
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sparselimit.utils._validation import _unfreeze
+    >>> lr = LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
+    >>> _unfreeze(FrozenEstimator(lr)) == (lr, True), _unfreeze(lr) == (lr, False)
+    (True, True)
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    if isinstance(estimator, FrozenEstimator):
+        return estimator.estimator, True
+    return estimator, False
+
+
+def _refuse_frozen(estimator, owner: str) -> None:
+    """The estimators that train their net from its initialization cannot take a frozen one."""
+    net, frozen = _unfreeze(estimator)
+    if frozen:
+        raise TypeError(
+            f"{owner} trains its net from the initialization, but `estimator` is a "
+            f"FrozenEstimator, whose fit does nothing. Pass the unfitted "
+            f"{type(net).__name__} itself."
+        )
+
+
 def check_class_codes(net, y) -> None:
     """A skorch classifier trains on class indices ``0..n_classes-1``: string or object labels
     would fail deep inside torch, so say so, with the fix, before any training.
