@@ -21,6 +21,7 @@ from skorch.callbacks import Callback
 from ..utils import PrunedNetMixin, check_sparsity, check_X_y, make_generator
 from ..utils._validation import (
     _record_n_features,
+    _refuse_frozen,
     _torch_seeded,
     check_class_codes,
     check_skorch_estimator,
@@ -420,6 +421,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     def fit(self, X, y=None, **fit_params):
         """Fit a clone of ``estimator`` under the SequentialAttention++ schedule."""
         check_skorch_estimator(self.estimator, type(self).__name__)
+        _refuse_frozen(self.estimator, type(self).__name__)
         self._validate_params()
         est = self.estimator
         if est is None or not (hasattr(est, "callbacks") and hasattr(est, "max_epochs")):
@@ -458,7 +460,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         }
         total = sum(m.numel() for m in self.block_masks_.values())
         self.sparsity_ = sum(int((~m).sum()) for m in self.block_masks_.values()) / total
-        _record_n_features(self, X)
+        _record_n_features(self, X)  # predict then names a wrong column count, as the pruners do
         self._record_n_outputs(X)
         return self
 

@@ -14,7 +14,7 @@ import torch
 from ..spectral import skorch_data_loss
 from ..training import MaskEnforcer
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
-from ..utils._validation import _as_array, _torch_seeded
+from ..utils._validation import _as_array, _rng_shielded, _torch_seeded, _unfreeze
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -240,11 +240,13 @@ def _evaluate(net, X, y, score):
     """One forward pass: (score, mean data loss)."""
     module = net.module_
     was_training = module.training
-    with torch.no_grad():
+    # a scorer's predict, and skorch's forward for inputs other than arrays, iterate a
+    # DataLoader, which draws a seed from the global RNG
+    with torch.no_grad(), _rng_shielded():
         y_pred = _forward(net, X)
         loss = float(skorch_data_loss(net)(y_pred, y, X))
-    module.train(was_training)
-    return score(y_pred, X, y), loss
+        module.train(was_training)
+        return score(y_pred, X, y), loss
 
 
 def measure_pruning_curve(
@@ -336,6 +338,8 @@ def measure_pruning_curve(
     True
     """
     t_start = time.perf_counter()
+    # fine-tuning sets callbacks on, and trains, the net itself, not a FrozenEstimator wrapper
+    estimator, _ = _unfreeze(estimator)
     net = getattr(estimator, "estimator_", None) if hasattr(estimator, "pruning_limit_") else None
     net = estimator if net is None else net
     if not hasattr(net, "module_") or not hasattr(net, "get_loss"):

@@ -28,7 +28,9 @@ from ..utils import (
 )
 from ..utils._validation import (
     _record_n_features,
+    _rng_shielded,
     _torch_seeded,
+    _unfreeze,
     check_class_codes,
     check_skorch_estimator,
 )
@@ -128,7 +130,8 @@ class PruningLimitEstimator(BaseEstimator):
     prefit : bool, default=False
         Whether ``estimator`` is already fitted. If True it is deep-copied into
         ``estimator_`` (the net passed in is never modified); otherwise a clone is fitted
-        on ``(X, y)``.
+        on ``(X, y)``. A fitted net wrapped in ``sklearn.frozen.FrozenEstimator`` (which
+        keeps it fitted through ``clone``) is taken as with ``prefit=True``.
     n_probes : int, default=1
         Random probes of stochastic Lanczos quadrature (the paper uses 1). More probes
         narrow the spread in ``pruning_limit_interval_``. Ignored with ``spectrum="exact"``.
@@ -386,17 +389,18 @@ class PruningLimitEstimator(BaseEstimator):
                 raise ValueError("`prefit=True` needs an `estimator` (the fitted skorch net).")
             net, X, y, self.classes_ = _default_estimator(X, y, self.random_state)
         else:
-            if not _is_skorch(self.estimator):
+            estimator, frozen = _unfreeze(self.estimator)
+            if not _is_skorch(estimator):
                 raise TypeError(
                     "`estimator` must be a skorch net (e.g. sparselimit.L1RegularizedClassifier)"
-                    f"; got {type(self.estimator).__name__}. Wrap a torch.nn.Module in a skorch "
+                    f"; got {type(estimator).__name__}. Wrap a torch.nn.Module in a skorch "
                     "net first."
                 )
-            check_class_codes(self.estimator, y)  # the Hessian and epsilon need codes too
-            if self.prefit:
-                resolve_module(self.estimator)  # raises NotFittedError when not initialized
-                return copy.deepcopy(self.estimator), X, y
-            net = clone(self.estimator)
+            check_class_codes(estimator, y)  # the Hessian and epsilon need codes too
+            if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
+                resolve_module(estimator)  # raises NotFittedError when not initialized
+                return copy.deepcopy(estimator), X, y
+            net = clone(estimator)
         # only an int seeds training; a Generator or RandomState is the SLQ probes' alone
         seed = self.random_state if isinstance(self.random_state, (Integral, np.integer)) else None
         with _torch_seeded(seed):
@@ -450,7 +454,7 @@ class PruningLimitEstimator(BaseEstimator):
         timings["train"] = 0.0 if self.prefit else time.perf_counter() - t
         # skorch's DataLoaders draw a seed from the global RNG on every pass, even unshuffled;
         # the user's global RNG stays where it was (training above is the user's to seed)
-        with torch.random.fork_rng(devices=[]):
+        with _rng_shielded():
             self._fit_limit(net, X, y, gen, timings)
         return self
 

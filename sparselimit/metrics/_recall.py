@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..utils import check_sparsity
+from ..utils._validation import _rng_shielded, _unfreeze
 
 __all__ = [
     "per_class_recall",
@@ -236,6 +237,9 @@ def recall_distortion(y_true, y_pred_dense, y_pred_pruned, *, labels=None) -> Re
 
 
 def _split_pipeline(obj, X):
+    # the network is swapped in the net itself, not in a FrozenEstimator wrapper (which would
+    # keep the swapped attribute and predict with the net's own network)
+    obj, _ = _unfreeze(obj)
     steps = getattr(obj, "steps", None)
     if isinstance(steps, list) and steps:
         if len(steps) > 1:
@@ -269,6 +273,11 @@ def _module_predict(module: nn.Module, X, batch_size: int = 1024) -> np.ndarray:
 
 def _predict(obj, X, module: nn.Module | None = None) -> np.ndarray:
     """Predictions of ``obj`` on X; with ``module``, of ``obj`` with its network replaced."""
+    with _rng_shielded():  # skorch's predict draws a DataLoader seed from the global RNG
+        return _predict_unshielded(obj, X, module)
+
+
+def _predict_unshielded(obj, X, module):
     obj, X = _split_pipeline(obj, X)
     if isinstance(obj, nn.Module):
         return _module_predict(module if module is not None else obj, X)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..utils import check_X_y, select_prunable
+from ..utils._validation import _rng_shielded
 
 __all__ = ["undecayed_score", "undecayed_importance", "make_undecayed_importance"]
 
@@ -204,18 +205,29 @@ def undecayed_importance(
         raise ValueError(f"`batch_size` must be a positive int; got {batch_size!r}.")
     selected = _resolve_params(module, params)
     names, tensors = list(selected), list(selected.values())
-    try:
-        device = tensors[0].device
-    except IndexError:
-        raise ValueError("`params` selects no parameter to score.") from None
+    if not tensors:
+        raise ValueError("`params` selects no parameter to score.")
     if weight_decay is None:  # a skorch net: what its optimizer applied to each tensor
         decays = _optimizer_weight_decay(net, tensors)
     else:
         decays = [weight_decay] * len(tensors)
 
+    grads = [torch.zeros_like(p, dtype=torch.float64) for p in tensors]
+    # skorch's DataLoader draws a seed from the global RNG: leave it where it was
+    with _rng_shielded():
+        _accumulate_gradients(net, module, loss_fn, X, y, tensors, grads, batch_size)
+    return {
+        name: undecayed_score(p.detach().to(torch.float64), g, lam).abs().to(p.dtype)
+        for name, p, g, lam in zip(names, tensors, grads, decays)
+    }
+
+
+def _accumulate_gradients(net, module, loss_fn, X, y, tensors, grads, batch_size):
+    """Add the mean data-loss gradient over ``(X, y)`` of ``tensors`` to ``grads`` (float64),
+    in eval mode; the modes and ``requires_grad`` flags are restored."""
+    device = tensors[0].device
     modes = {m: m.training for m in module.modules()}
     flags = [p.requires_grad for p in tensors]
-    grads = [torch.zeros_like(p, dtype=torch.float64) for p in tensors]
     n_total = len(X)
     try:
         module.eval()
@@ -255,10 +267,6 @@ def undecayed_importance(
             m.train(mode)
         for p, flag in zip(tensors, flags):
             p.requires_grad_(flag)
-    return {
-        name: undecayed_score(p.detach().to(torch.float64), g, lam).abs().to(p.dtype)
-        for name, p, g, lam in zip(names, tensors, grads, decays)
-    }
 
 
 def make_undecayed_importance(

@@ -33,6 +33,7 @@ from ..utils import (
 )
 from ..utils._validation import (
     _record_n_features,
+    _refuse_frozen,
     _torch_seeded,
     check_class_codes,
     check_skorch_estimator,
@@ -340,6 +341,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
     def _check_params(self):
         check_skorch_estimator(self.estimator, type(self).__name__)
+        _refuse_frozen(self.estimator, type(self).__name__)
         self._validate_params()
         _check_importance(self.importance)
         if self.estimator is None:

@@ -7,7 +7,6 @@ import inspect
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
@@ -30,7 +29,9 @@ from ..utils import (
 from ..utils._meta import _check_input, _net_has
 from ..utils._validation import (
     _record_n_features,
+    _rng_shielded,
     _torch_seeded,
+    _unfreeze,
     check_class_codes,
     check_skorch_estimator,
 )
@@ -57,7 +58,8 @@ def _check_net_fitted(est) -> None:
         raise NotFittedError(
             f"prefit=True but the {name} passed as `estimator` is not fitted. Fit it first "
             "(`estimator.fit(X, y)`), or use prefit=False to let GlobalOneShotPruner fit a clone "
-            "of it."
+            "of it. If it was fitted, a clone lost its weights (GridSearchCV, cross_val_score "
+            "and clone do that): pass sklearn.frozen.FrozenEstimator(net), which keeps them."
         )
 
 
@@ -89,7 +91,10 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         ``predict`` and ``score`` (see ``classes_``); regression targets should be of about
         unit scale, and features standardised (``StandardScaler``, alone or in a ``Pipeline``
         before the pruner), as for any MLP trained by SGD. ``estimator=None`` cannot be
-        combined with ``prefit=True``.
+        combined with ``prefit=True``. A fitted net wrapped in
+        ``sklearn.frozen.FrozenEstimator`` is taken as with ``prefit=True``, whatever
+        ``prefit`` says: the wrapper keeps it fitted through ``clone``, so the pruner can go
+        into ``GridSearchCV`` or ``cross_val_score``.
     sparsity : float in [0, 1) or "auto", default=0.9
         Fraction of the prunable weights removed. ``"auto"`` uses the predicted pruning limit
         ``PruningLimitEstimator(estimator=net, prefit=True, **limit_params).fit(X, y)
@@ -263,6 +268,8 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         _check_importance(self.importance)  # fail before training
         self._check_limit_params()
         check_X_y(X, y)
+        # a refit with a float sparsity must not keep the limit estimator of an earlier "auto"
+        self.__dict__.pop("limit_estimator_", None)
         seed = (
             None if self.random_state is None else make_generator(self.random_state).initial_seed()
         )
@@ -313,11 +320,12 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             if is_regressor(est):
                 _check_default_regressor(est, y_codes)
             return est, X, y_codes, (classes, np.asarray(y).ndim)
-        if self.prefit:
-            _check_net_fitted(self.estimator)
+        net, frozen = _unfreeze(self.estimator)
+        if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
+            _check_net_fitted(net)
             if self.fine_tune_epochs:  # fine-tuning trains on y
-                check_class_codes(self.estimator, y)
-            return copy.deepcopy(self.estimator), X, y, (None, None)
+                check_class_codes(net, y)
+            return copy.deepcopy(net), X, y, (None, None)
         if not hasattr(self.estimator, "module"):
             raise TypeError(
                 "`estimator` must be a skorch net (e.g. sparselimit.L1RegularizedClassifier); "
@@ -350,7 +358,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             target = float(self.sparsity)
 
-        with torch.random.fork_rng(devices=[]):  # the gradient pass's DataLoader draws a seed
+        with _rng_shielded():  # the gradient pass's DataLoader draws a seed
             importance = _resolve_importance(self.importance, est, X, y)
         result = prune_global(
             module,
@@ -413,10 +421,12 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         score : float
         """
         X = self._input(X)
-        if getattr(self, "_default_y_ndim_", None) is None:
-            return self.estimator_.score(X, y, **kwargs)
+        with _rng_shielded():  # skorch's predict draws a DataLoader seed
+            if getattr(self, "_default_y_ndim_", None) is None:
+                return self.estimator_.score(X, y, **kwargs)
+            y_pred = self.estimator_.predict(X)
         metric = r2_score if is_regressor(self.estimator_) else accuracy_score
-        return float(metric(y, self._decode(self.estimator_.predict(X)), **kwargs))
+        return float(metric(y, self._decode(y_pred), **kwargs))
 
     @property
     def classes_(self):

@@ -12,7 +12,13 @@ from sklearn.utils.validation import check_is_fitted
 from ..curvature import HessianOperator
 from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _with_reduction
-from ..utils._validation import _class_indices, check_skorch_estimator
+from ..utils._validation import (
+    _class_indices,
+    _rng_shielded,
+    _torch_seeded,
+    _unfreeze,
+    check_skorch_estimator,
+)
 from ._eigen import top_eigenvalues
 from ._slq import slq_spectrum
 
@@ -117,7 +123,8 @@ class HessianSpectrum(BaseEstimator):
     ----------
     estimator : skorch net, default=None
         An unfitted net (cloned and fitted) or, with ``prefit=True``, a fitted one (used as
-        is, never modified).
+        is, never modified). A fitted net wrapped in ``sklearn.frozen.FrozenEstimator`` is
+        taken as with ``prefit=True``.
     prefit : bool, default=False
         Whether ``estimator`` is already fitted.
     n_probes : int, default=1
@@ -144,15 +151,18 @@ class HessianSpectrum(BaseEstimator):
     n_top_eigenvalues : int, default=1
         Also compute this many largest eigenvalues with ARPACK (0 to skip).
     random_state : None, int or numpy RandomState, default=None
-        Seeds the subsample, the probes and the eigenvalue start vector (never the global
-        RNG). Fitting an unfitted ``estimator`` uses its own seeding.
+        Seeds the subsample, the probes and the eigenvalue start vector (from a private
+        ``torch.Generator``), and the training of an unfitted ``estimator``: it runs with
+        torch's global RNG seeded from it inside ``torch.random.fork_rng``, so the global RNG
+        is restored afterwards. ``None`` trains with the global RNG as it is.
     verbose : int, default=0
         Progress bar over Lanczos steps when > 0.
 
     Attributes
     ----------
     estimator_ : skorch net
-        The fitted net (``estimator`` itself with ``prefit=True``).
+        The fitted net (``estimator`` itself with ``prefit=True``, the wrapped net of a
+        ``FrozenEstimator``).
     spectrum_ : SpectralDensity
         Ritz nodes and weights (plain NumPy).
     trace_ : float
@@ -261,13 +271,17 @@ class HessianSpectrum(BaseEstimator):
             raise TypeError("`random_state` must be None, an int or a numpy RandomState.")
         gen = make_generator(self.random_state)
 
-        if self.prefit:
-            net = self.estimator
+        net, frozen = _unfreeze(self.estimator)
+        if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
             resolve_module(net)  # raises NotFittedError if uninitialized
         else:
-            net = clone(self.estimator).fit(X, y)
+            # seeded as the pruners and PruningLimitEstimator seed it: the same random_state
+            # trains the same net, so it gives the same spectrum
+            seed = None if self.random_state is None else int(gen.initial_seed())
+            with _torch_seeded(seed):
+                net = clone(self.estimator).fit(X, y)
         # keep the global RNG as it was: skorch's DataLoaders draw a seed from it every pass
-        with torch.random.fork_rng(devices=[]):
+        with _rng_shielded():
             loss_fn = skorch_data_loss(net)
             module = resolve_module(net)
 

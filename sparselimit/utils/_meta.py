@@ -12,7 +12,7 @@ from sklearn.utils import TransformerTags, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_finite
+from ._validation import _rng_shielded, check_finite
 
 __all__ = ["PrunedNetMixin"]
 
@@ -53,7 +53,8 @@ class PrunedNetMixin(TransformerMixin):
     scikit-learn's output API: ``set_output(transform="pandas")`` and
     ``get_feature_names_out`` (the class name lower-cased and numbered, as scikit-learn's
     transformers do: ``globaloneshotpruner0``, ``globaloneshotpruner1``, ... one per output
-    column), also inside a ``Pipeline``.
+    column), also inside a ``Pipeline``. Predicting and scoring leave torch's global RNG as
+    it was (skorch's DataLoaders draw a seed from it on every pass).
 
     Examples
     --------
@@ -91,7 +92,9 @@ class PrunedNetMixin(TransformerMixin):
         y_pred : ndarray
         """
         X = self._input(X)  # before touching estimator_: NotFittedError when unfitted
-        return self._decode(self.estimator_.predict(X))
+        with _rng_shielded():  # skorch's predict draws a DataLoader seed from the global RNG
+            y_pred = self.estimator_.predict(X)
+        return self._decode(y_pred)
 
     @available_if(_net_has("predict_proba"))
     def predict_proba(self, X):
@@ -107,7 +110,8 @@ class PrunedNetMixin(TransformerMixin):
         proba : ndarray of shape (n_samples, n_outputs)
         """
         X = self._input(X)
-        return self.estimator_.predict_proba(X)
+        with _rng_shielded():
+            return self.estimator_.predict_proba(X)
 
     @available_if(_net_has("predict_proba"))
     def transform(self, X):
@@ -126,7 +130,8 @@ class PrunedNetMixin(TransformerMixin):
         Xt : ndarray of shape (n_samples, n_outputs)
         """
         X = self._input(X)
-        return self.estimator_.predict_proba(X)
+        with _rng_shielded():
+            return self.estimator_.predict_proba(X)
 
     @available_if(_net_has("predict_proba"))
     def fit_transform(self, X, y=None, **fit_params):
@@ -158,7 +163,7 @@ class PrunedNetMixin(TransformerMixin):
         try:
             row = multi_indexing(X, slice(0, 1))
             # skorch's DataLoader draws a seed from the global RNG: leave it where it was
-            with torch.random.fork_rng(devices=[]):
+            with _rng_shielded():
                 out = np.asarray(self.estimator_.predict_proba(self._input(row)))
         except Exception:  # an input the net takes but that cannot be sliced: no names
             return
@@ -206,7 +211,8 @@ class PrunedNetMixin(TransformerMixin):
         score : float
         """
         X = self._input(X)
-        return self.estimator_.score(X, y, **kwargs)
+        with _rng_shielded():
+            return self.estimator_.score(X, y, **kwargs)
 
     @property
     def classes_(self):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -180,6 +181,43 @@ def check_skorch_estimator(estimator, owner: str) -> None:
         )
 
 
+def _unfreeze(estimator):
+    """``(net, True)`` for a ``sklearn.frozen.FrozenEstimator`` wrapping ``net``, else
+    ``(estimator, False)``.
+
+    The wrapper is scikit-learn's way to keep a fitted net fitted through ``clone`` (so that a
+    prefit estimator can go into ``GridSearchCV`` or ``cross_val_score``). It forwards reads
+    to the net but keeps attributes set on it, and its ``fit`` does nothing: pruning,
+    re-training or swapping the network of the wrapper would miss the net, or reach the
+    user's own. The estimators take the net out and work on their copy of it.
+
+    Examples
+    --------
+    >>> from sklearn.frozen import FrozenEstimator
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sparselimit.utils._validation import _unfreeze
+    >>> lr = LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
+    >>> _unfreeze(FrozenEstimator(lr)) == (lr, True), _unfreeze(lr) == (lr, False)
+    (True, True)
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    if isinstance(estimator, FrozenEstimator):
+        return estimator.estimator, True
+    return estimator, False
+
+
+def _refuse_frozen(estimator, owner: str) -> None:
+    """The estimators that train their net from its initialization cannot take a frozen one."""
+    net, frozen = _unfreeze(estimator)
+    if frozen:
+        raise TypeError(
+            f"{owner} trains its net from the initialization, but `estimator` is a "
+            f"FrozenEstimator, whose fit does nothing. Pass the unfitted "
+            f"{type(net).__name__} itself."
+        )
+
+
 def check_class_codes(net, y) -> None:
     """A skorch classifier trains on class indices ``0..n_classes-1``: string or object labels
     would fail deep inside torch, so say so, with the fix, before any training.
@@ -274,21 +312,42 @@ def make_generator(random_state, device="cpu") -> torch.Generator:
     return gen
 
 
+#: torch's global RNG is one per process. Concurrent fits in threads (joblib's threading
+#: backend, a dask cluster with ``processes=False``) would interleave their draws and restore
+#: each other's saved states, so the same ``random_state`` gave different results than
+#: ``n_jobs=1``: the sections that seed or save and restore it run one thread at a time.
+#: Re-entrant, as a seeded fit calls shielded helpers and nested estimators.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _torch_seeded(seed):
     """Run the block with torch's global RNG seeded to ``seed`` (module initialisation and
-    skorch's shuffling draw from it), then restore it; ``None`` leaves the RNG as it is."""
+    skorch's shuffling draw from it), then restore it; ``None`` leaves the RNG as it is.
+    Seeded blocks of different threads never overlap (see ``_GLOBAL_RNG_LOCK``)."""
     if seed is None:
         yield
         return
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
+        yield
+
+
+@contextlib.contextmanager
+def _rng_shielded():
+    """Run the block with torch's global RNG saved and restored afterwards -- skorch's
+    DataLoaders draw a seed from it on every pass, even unshuffled ones -- and not while
+    another thread's seeded or shielded block runs (see ``_GLOBAL_RNG_LOCK``)."""
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         yield
 
 
 def _record_n_features(est, X) -> None:
     """Set ``est.n_features_in_`` as scikit-learn does, when ``X`` is 2-D (a skorch net may
-    also take dicts or other inputs, which have no feature count)."""
+    also take dicts or other inputs, which have no feature count); otherwise remove the count
+    an earlier fit left, as scikit-learn's ``reset=True`` does."""
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) == 2:
         est.n_features_in_ = int(shape[1])
+    else:
+        est.__dict__.pop("n_features_in_", None)

@@ -106,6 +106,47 @@ def test_unfitted_estimator_is_cloned_and_fitted(digits_small_module):
     assert est2.n_samples_ == 100
 
 
+def test_random_state_seeds_the_training_of_an_unfitted_net(digits_small_module):
+    # a module class and shuffled batches: the net's training draws from torch's global RNG
+    X, y = digits_small_module
+    net = NeuralNetClassifier(
+        nn.Linear,
+        module__in_features=64,
+        module__out_features=10,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        lr=0.1,
+        batch_size=32,
+        iterator_train__shuffle=True,
+        train_split=None,
+        verbose=0,
+    )
+
+    def spectrum(random_state):
+        return HessianSpectrum(
+            net, n_lanczos_steps=6, n_top_eigenvalues=0, random_state=random_state
+        ).fit(X, y)
+
+    # the reference: the same net trained with torch's global RNG seeded to the same seed
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        trained = clone(net).fit(X, y)
+    reference = HessianSpectrum(
+        trained, prefit=True, n_lanczos_steps=6, n_top_eigenvalues=0, random_state=0
+    ).fit(X, y)
+    torch.manual_seed(123)
+    expected_draw = torch.rand(2)
+    torch.manual_seed(123)
+    first = spectrum(0)
+    torch.testing.assert_close(torch.rand(2), expected_draw)  # the global RNG restored
+    for est in (first, spectrum(0)):
+        for a, b in zip(est.estimator_.module_.parameters(), trained.module_.parameters()):
+            assert torch.equal(a, b)
+        np.testing.assert_array_equal(est.spectrum_.nodes, reference.spectrum_.nodes)
+    other = spectrum(1).estimator_.module_.weight
+    assert not torch.equal(other, first.estimator_.module_.weight)
+
+
 def test_nll_classifier_and_regressor_losses():
     rng = np.random.RandomState(0)
     X = rng.randn(80, 5).astype(np.float32)
