@@ -197,14 +197,20 @@ def _score_fn(net, scoring):
     if is_classifier(net):
 
         def acc(y_pred, X, y):
-            y_pred = _prediction(y_pred)
-            if y_pred.ndim == 2 and y_pred.shape[1] > 1:
-                pred = y_pred.argmax(dim=1)
-            else:  # one logit per sample (skorch's NeuralNetBinaryClassifier): its own rule
-                proba = net._get_predict_nonlinearity()(y_pred)  # binary: columns 1 - p, p
+            # the net's own predict rule on the output already computed, scored as its
+            # ``score`` (accuracy_score) does
+            proba = net._get_predict_nonlinearity()(_prediction(y_pred))
+            if hasattr(net, "threshold"):  # NeuralNetBinaryClassifier: columns 1 - p, p
                 p = proba[:, -1] if proba.ndim == 2 else proba.reshape(-1)
-                pred = (p > getattr(net, "threshold", 0.5)).long()
-            return float(np.mean(pred.cpu().numpy() == np.asarray(y).reshape(-1)))
+                pred = p > net.threshold
+            else:  # NeuralNetClassifier: argmax over axis 1 -- of class scores (n, C), or
+                # of skorch's (1 - p, p) stack for BCE logits, (n, 2) or (n, 2, n_labels)
+                pred = proba.argmax(dim=1)
+            pred = pred.long().cpu().numpy()
+            yt = np.asarray(y)
+            if pred.ndim == 2 and pred.shape[1] > 1:  # multilabel: subset accuracy
+                return float(np.mean(np.all(pred == yt.reshape(pred.shape), axis=1)))
+            return float(np.mean(pred.reshape(-1) == yt.reshape(-1)))
 
         return acc, "accuracy"
 

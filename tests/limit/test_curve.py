@@ -265,3 +265,38 @@ def test_binary_classifier_with_one_logit_scores_like_its_predict():
         for w in ws:
             w[w.abs() <= cut] = 0
     assert curve.scores[1] == pytest.approx(pruned.score(X, y))
+
+
+@pytest.mark.parametrize("n_labels", [1, 3])
+def test_bce_classifier_one_column_and_multilabel_score_like_their_score(n_labels):
+    """A NeuralNetClassifier on BCE logits predicts through skorch's (1 - p, p) stack: an
+    (n, 1) column for one logit, (n, n_labels) for multilabel targets; the curve's accuracy
+    is the net's own ``score`` (subset accuracy for multilabel), not a broadcast error."""
+    from skorch import NeuralNetClassifier
+    from torch import nn
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 5).astype(np.float32)
+    y = (X[:, :n_labels] + 0.5 * X[:, -1:] > 0).astype(np.float32)  # (n, n_labels)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = NeuralNetClassifier(
+            nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, n_labels)),
+            criterion=nn.BCEWithLogitsLoss,
+            lr=0.1,
+            max_epochs=5,
+            train_split=None,
+            verbose=0,
+        ).fit(X, y)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5])
+    assert curve.score_name == "accuracy"
+    assert curve.scores[0] == pytest.approx(net.score(X, y))
+    pruned = copy.deepcopy(net)
+    ws = [pruned.module_[0].weight, pruned.module_[2].weight]
+    flat = torch.cat([w.detach().abs().reshape(-1) for w in ws])
+    remove = torch.zeros(flat.numel(), dtype=torch.bool)
+    remove[torch.sort(flat, stable=True).indices[: int(round(0.5 * flat.numel()))]] = True
+    with torch.no_grad():
+        ws[0].view(-1)[remove[: ws[0].numel()]] = 0
+        ws[1].view(-1)[remove[ws[0].numel() :]] = 0
+    assert curve.scores[1] == pytest.approx(pruned.score(X, y))
