@@ -76,7 +76,10 @@ class PruningCurve:
         Fractions of prunable weights removed, increasing.
     scores : ndarray
         Score (accuracy for classifiers, R^2 for regressors, or the given ``scoring``) of the
-        pruned (and, with ``fine_tune_epochs``, retrained) net at each sparsity.
+        pruned (and, with ``fine_tune_epochs``, retrained) net at each sparsity. Accuracy
+        follows the net's predict rule: per element for class scores on axis 1 of more than
+        two dimensions (per pixel), subset accuracy for multilabel BCE logits; targets equal
+        to the criterion's ``ignore_index`` are left out, as in the loss.
     losses : ndarray
         Mean data loss at each sparsity (``get_loss(..., training=False)``, no L1 penalty).
     dense_score, dense_loss : float
@@ -198,19 +201,29 @@ def _score_fn(net, scoring):
 
         def acc(y_pred, X, y):
             # the net's own predict rule on the output already computed, scored as its
-            # ``score`` (accuracy_score) does
-            proba = net._get_predict_nonlinearity()(_prediction(y_pred))
+            # ``score`` (accuracy_score) does; per element for per-pixel class scores
+            y_pred = _prediction(y_pred)
+            proba = net._get_predict_nonlinearity()(y_pred)
+            multilabel = False
             if hasattr(net, "threshold"):  # NeuralNetBinaryClassifier: columns 1 - p, p
                 p = proba[:, -1] if proba.ndim == 2 else proba.reshape(-1)
                 pred = p > net.threshold
-            else:  # NeuralNetClassifier: argmax over axis 1 -- of class scores (n, C), or
-                # of skorch's (1 - p, p) stack for BCE logits, (n, 2) or (n, 2, n_labels)
-                pred = proba.argmax(dim=1)
+            elif proba.ndim == y_pred.ndim + 1:  # skorch's (1 - p, p) stack of BCE logits:
+                pred = proba.argmax(dim=1)  # one prediction per logit, (n,), (n, 1), (n, L)
+                multilabel = pred.ndim == 2 and pred.shape[1] > 1
+            elif y_pred.ndim >= 2 and y_pred.shape[1] > 1:  # class scores on axis 1 (argmax of
+                pred = y_pred.argmax(dim=1)  # the scores: skorch's softmax is over the last)
+            else:  # one output per sample: its probability of class 1
+                pred = proba.reshape(-1) > 0.5
             pred = pred.long().cpu().numpy()
             yt = np.asarray(y)
-            if pred.ndim == 2 and pred.shape[1] > 1:  # multilabel: subset accuracy
+            if multilabel:  # subset accuracy, as accuracy_score
                 return float(np.mean(np.all(pred == yt.reshape(pred.shape), axis=1)))
-            return float(np.mean(pred.reshape(-1) == yt.reshape(-1)))
+            pred, yt = pred.reshape(-1), yt.reshape(-1)
+            ignore = getattr(getattr(net, "criterion_", None), "ignore_index", None)
+            if ignore is not None:  # unlabelled (pixels), left out of the loss too
+                pred, yt = pred[yt != ignore], yt[yt != ignore]
+            return float(np.mean(pred == yt)) if yt.size else float("nan")
 
         return acc, "accuracy"
 

@@ -300,3 +300,25 @@ def test_bce_classifier_one_column_and_multilabel_score_like_their_score(n_label
         ws[0].view(-1)[remove[: ws[0].numel()]] = 0
         ws[1].view(-1)[remove[ws[0].numel() :]] = 0
     assert curve.scores[1] == pytest.approx(pruned.score(X, y))
+
+
+def test_per_pixel_class_scores_give_per_pixel_accuracy():
+    """Class scores on axis 1 of (n, C, H, W): the argmax over the classes of each labelled
+    pixel (skorch's own nonlinearity softmaxes the last axis, which is the width here)."""
+    from skorch import NeuralNetClassifier
+    from torch import nn
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 1, 4, 5).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 0] > 1)  # 3 classes per pixel, (n, H, W)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = NeuralNetClassifier(
+            nn.Conv2d(1, 3, 1), criterion=nn.CrossEntropyLoss, max_epochs=0, verbose=0
+        ).initialize()
+    y[:, 0, 0] = -100  # unlabelled pixels (CrossEntropyLoss's ignore_index)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0])
+    with torch.no_grad():
+        pixel = net.module_(torch.as_tensor(X)).argmax(dim=1).numpy()
+    labelled = y != -100
+    assert curve.scores[0] == pytest.approx(np.mean(pixel[labelled] == y[labelled]))
