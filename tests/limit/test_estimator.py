@@ -395,6 +395,56 @@ def test_warns_on_a_large_negative_spectrum():
     assert est.diagnostics_["negative_mass"] > 0.9
 
 
+def test_l1loss_gets_its_own_regime_warning_not_train_longer():
+    """L1Loss is piecewise linear in the outputs: its Hessian is the network's curvature
+    weighted by the residuals' signs, largely negative at any training length. The warning
+    says so instead of blaming the training ("not near a minimum ... train longer")."""
+    from sparselimit import L1RegularizedRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4).astype(np.float32)
+    y = np.tanh(X[:, :1] - X[:, 1:2]) + 0.1 * rng.randn(300, 1).astype(np.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 1))
+        net = L1RegularizedRegressor(
+            module,
+            criterion=nn.L1Loss,
+            l1_alpha=1e-4,
+            lr=0.05,
+            max_epochs=20,
+            verbose=0,
+            train_split=None,
+        ).fit(X, y)
+    est = PruningLimitEstimator(net, prefit=True, spectrum="exact", epsilon=0.01)
+    with pytest.warns(LimitRegimeWarning, match="L1Loss") as record:
+        est.fit(X, y)
+    assert not any("Train longer" in str(w.message) for w in record)
+    # the negative share, from the dense Hessian of mean |f(x) - y| by torch.func.hessian
+    m64 = copy.deepcopy(net.module_).double()
+    params = dict(m64.named_parameters())
+    names, fixed = ["0.weight", "2.weight"], {n: p.detach() for n, p in params.items()}
+    shapes = [params[n].shape for n in names]
+
+    def f(w):
+        parts = dict(zip(names, (t.view(s) for t, s in zip(w.split([24, 6]), shapes))))
+        out = torch.func.functional_call(m64, {**fixed, **parts}, (torch.as_tensor(X).double(),))
+        return (out - torch.as_tensor(y).double()).abs().mean()
+
+    w0 = torch.cat([params[n].detach().reshape(-1) for n in names])
+    lam = np.linalg.eigvalsh(torch.func.hessian(f)(w0).numpy())
+    share = np.abs(lam[lam < 0]).sum() / np.abs(lam).sum()
+    assert est.diagnostics_["negative_mass"] == pytest.approx(share, rel=1e-6)
+    assert share > 0.2
+    # the same weights under MSELoss: no L1Loss message
+    mse = copy.deepcopy(net)
+    mse.criterion_ = nn.MSELoss()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        PruningLimitEstimator(mse, prefit=True, spectrum="exact", epsilon=0.01).fit(X, y)
+    assert not any("L1Loss" in str(w.message) for w in caught)
+
+
 def test_exact_spectrum_with_a_class_weighted_criterion_matches_slq():
     # the float64 exact path must cast the criterion's float32 class weights too
     rng = np.random.RandomState(0)
