@@ -183,6 +183,15 @@ def _prediction(y_pred):
     return y_pred[0] if isinstance(y_pred, (tuple, list)) else y_pred
 
 
+#: criteria whose targets are classes: a net trained with one is scored by accuracy
+_CLASSIFICATION_LOSSES = (
+    torch.nn.CrossEntropyLoss,
+    torch.nn.NLLLoss,
+    torch.nn.BCEWithLogitsLoss,
+    torch.nn.BCELoss,
+)
+
+
 def _score_fn(net, scoring):
     """Return ``f(y_pred_tensor, X, y) -> float`` and the score's name."""
     if scoring is not None:
@@ -195,9 +204,14 @@ def _score_fn(net, scoring):
             scorer, name = scoring, getattr(scoring, "__name__", "score")
         return (lambda y_pred, X, y: float(scorer(net, X, y))), name
 
-    from sklearn.base import is_classifier
+    from sklearn.base import is_classifier, is_regressor
 
-    if is_classifier(net):
+    # a plain skorch NeuralNet is neither: its criterion says whether it classifies (R^2 of
+    # logits against labels failed, or was a meaningless number for multilabel targets)
+    classifies = not is_regressor(net) and isinstance(
+        getattr(net, "criterion_", None), _CLASSIFICATION_LOSSES
+    )
+    if is_classifier(net) or classifies:
 
         def acc(y_pred, X, y):
             # the net's own predict rule on the output already computed, scored as its
@@ -326,7 +340,9 @@ def measure_pruning_curve(
         the net's own ``prunable_include`` / ``prunable_exclude``.
     scoring : str or callable, default=None
         A scikit-learn scorer (name or ``scorer(net, X, y)``); default accuracy for
-        classifiers and R^2 for regressors, computed from the same forward pass as the loss.
+        classifiers (skorch classifiers, and plain skorch ``NeuralNet`` objects trained with
+        ``CrossEntropyLoss``, ``NLLLoss``, ``BCEWithLogitsLoss`` or ``BCELoss``) and R^2
+        otherwise, computed from the same forward pass as the loss.
     random_state : int or None, default=None
         Seeds the retraining (inside ``torch.random.fork_rng``; the global RNG is restored).
     verbose : int, default=0

@@ -322,3 +322,33 @@ def test_per_pixel_class_scores_give_per_pixel_accuracy():
         pixel = net.module_(torch.as_tensor(X)).argmax(dim=1).numpy()
     labelled = y != -100
     assert curve.scores[0] == pytest.approx(np.mean(pixel[labelled] == y[labelled]))
+
+
+@pytest.mark.parametrize("criterion", ["ce", "bce"])
+def test_plain_neural_net_with_a_classification_loss_scores_accuracy(criterion):
+    """A plain skorch NeuralNet is neither classifier nor regressor: with a classification
+    criterion its default score is accuracy (R^2 of logits against labels failed for
+    cross-entropy and was a meaningless number for multilabel BCE)."""
+    from skorch import NeuralNet
+    from torch import nn
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4).astype(np.float32)
+    if criterion == "ce":
+        y, loss, n_out = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0), nn.CrossEntropyLoss, 3
+    else:
+        y, loss, n_out = (X[:, :2] > 0).astype(np.float32), nn.BCEWithLogitsLoss, 2
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = NeuralNet(
+            nn.Linear(4, n_out), criterion=loss, lr=0.1, max_epochs=5, train_split=None, verbose=0
+        ).fit(X, y)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0])
+    with torch.no_grad():
+        out = net.module_(torch.as_tensor(X)).numpy()
+    if criterion == "ce":
+        expected = np.mean(out.argmax(axis=1) == y)
+    else:  # subset accuracy of the logits' signs
+        expected = np.mean(np.all((out > 0) == (y > 0.5), axis=1))
+    assert curve.score_name == "accuracy"
+    assert curve.scores[0] == pytest.approx(expected)
