@@ -76,7 +76,10 @@ class PruningCurve:
         Fractions of prunable weights removed, increasing.
     scores : ndarray
         Score (accuracy for classifiers, R^2 for regressors, or the given ``scoring``) of the
-        pruned (and, with ``fine_tune_epochs``, retrained) net at each sparsity.
+        pruned (and, with ``fine_tune_epochs``, retrained) net at each sparsity. Accuracy
+        follows the net's predict rule: per element for class scores on axis 1 of more than
+        two dimensions (per pixel), subset accuracy for multilabel BCE logits; targets equal
+        to the criterion's ``ignore_index`` are left out, as in the loss.
     losses : ndarray
         Mean data loss at each sparsity (``get_loss(..., training=False)``, no L1 penalty).
     dense_score, dense_loss : float
@@ -180,6 +183,15 @@ def _prediction(y_pred):
     return y_pred[0] if isinstance(y_pred, (tuple, list)) else y_pred
 
 
+#: criteria whose targets are classes: a net trained with one is scored by accuracy
+_CLASSIFICATION_LOSSES = (
+    torch.nn.CrossEntropyLoss,
+    torch.nn.NLLLoss,
+    torch.nn.BCEWithLogitsLoss,
+    torch.nn.BCELoss,
+)
+
+
 def _score_fn(net, scoring):
     """Return ``f(y_pred_tensor, X, y) -> float`` and the score's name."""
     if scoring is not None:
@@ -192,19 +204,40 @@ def _score_fn(net, scoring):
             scorer, name = scoring, getattr(scoring, "__name__", "score")
         return (lambda y_pred, X, y: float(scorer(net, X, y))), name
 
-    from sklearn.base import is_classifier
+    from sklearn.base import is_classifier, is_regressor
 
-    if is_classifier(net):
+    # a plain skorch NeuralNet is neither: its criterion says whether it classifies (R^2 of
+    # logits against labels failed, or was a meaningless number for multilabel targets)
+    classifies = not is_regressor(net) and isinstance(
+        getattr(net, "criterion_", None), _CLASSIFICATION_LOSSES
+    )
+    if is_classifier(net) or classifies:
 
         def acc(y_pred, X, y):
+            # the net's own predict rule on the output already computed, scored as its
+            # ``score`` (accuracy_score) does; per element for per-pixel class scores
             y_pred = _prediction(y_pred)
-            if y_pred.ndim == 2 and y_pred.shape[1] > 1:
-                pred = y_pred.argmax(dim=1)
-            else:  # one logit per sample (skorch's NeuralNetBinaryClassifier): its own rule
-                proba = net._get_predict_nonlinearity()(y_pred)  # binary: columns 1 - p, p
+            proba = net._get_predict_nonlinearity()(y_pred)
+            multilabel = False
+            if hasattr(net, "threshold"):  # NeuralNetBinaryClassifier: columns 1 - p, p
                 p = proba[:, -1] if proba.ndim == 2 else proba.reshape(-1)
-                pred = (p > getattr(net, "threshold", 0.5)).long()
-            return float(np.mean(pred.cpu().numpy() == np.asarray(y).reshape(-1)))
+                pred = p > net.threshold
+            elif proba.ndim == y_pred.ndim + 1:  # skorch's (1 - p, p) stack of BCE logits:
+                pred = proba.argmax(dim=1)  # one prediction per logit, (n,), (n, 1), (n, L)
+                multilabel = pred.ndim == 2 and pred.shape[1] > 1
+            elif y_pred.ndim >= 2 and y_pred.shape[1] > 1:  # class scores on axis 1 (argmax of
+                pred = y_pred.argmax(dim=1)  # the scores: skorch's softmax is over the last)
+            else:  # one output per sample: its probability of class 1
+                pred = proba.reshape(-1) > 0.5
+            pred = pred.long().cpu().numpy()
+            yt = np.asarray(y)
+            if multilabel:  # subset accuracy, as accuracy_score
+                return float(np.mean(np.all(pred == yt.reshape(pred.shape), axis=1)))
+            pred, yt = pred.reshape(-1), yt.reshape(-1)
+            ignore = getattr(getattr(net, "criterion_", None), "ignore_index", None)
+            if ignore is not None:  # unlabelled (pixels), left out of the loss too
+                pred, yt = pred[yt != ignore], yt[yt != ignore]
+            return float(np.mean(pred == yt)) if yt.size else float("nan")
 
         return acc, "accuracy"
 
@@ -309,7 +342,9 @@ def measure_pruning_curve(
         the net's own ``prunable_include`` / ``prunable_exclude``.
     scoring : str or callable, default=None
         A scikit-learn scorer (name or ``scorer(net, X, y)``); default accuracy for
-        classifiers and R^2 for regressors, computed from the same forward pass as the loss.
+        classifiers (skorch classifiers, and plain skorch ``NeuralNet`` objects trained with
+        ``CrossEntropyLoss``, ``NLLLoss``, ``BCEWithLogitsLoss`` or ``BCELoss``) and R^2
+        otherwise, computed from the same forward pass as the loss.
     random_state : int or None, default=None
         Seeds the retraining (inside ``torch.random.fork_rng``; the global RNG is restored).
     verbose : int, default=0

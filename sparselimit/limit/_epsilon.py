@@ -15,6 +15,25 @@ __all__ = ["batch_loss_std", "data_loss", "random_batch_loss_std", "sample_losse
 EPSILON_RULES = ("batch_std", "random_batch_std")
 
 
+def _nll_hint(net) -> str:
+    """The likelier cause of a NaN loss for a skorch classifier with NLLLoss: skorch takes the
+    log of the module's output, so a module ending in LogSoftmax gives log(negative) = NaN
+    (and trains on NaN losses without a word)."""
+    from skorch import NeuralNetClassifier
+
+    if not (
+        isinstance(net, NeuralNetClassifier)
+        and isinstance(getattr(net, "criterion_", None), torch.nn.NLLLoss)
+    ):
+        return ""
+    return (
+        " Or: with NLLLoss, skorch's NeuralNetClassifier takes the log of the module's output, "
+        "which must be probabilities; a module returning log-probabilities (nn.LogSoftmax) "
+        "gives the log of negative numbers. End the module in nn.Softmax, or return logits "
+        "and use criterion=nn.CrossEntropyLoss."
+    )
+
+
 def _eval_batches(net, X, y, batch_size):
     """``(y_pred, y, X, n)`` for each consecutive batch, with the module in eval mode (its mode
     restored when the iteration ends or is abandoned); callers run it under ``no_grad``."""
@@ -176,6 +195,7 @@ def random_batch_loss_std(net, X, y, batch_size=128):
         raise ValueError(
             "The data loss at the trained weights is not finite on some sample; the model "
             "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
+            + _nll_hint(net)
         )
     return float(np.std(losses) / np.sqrt(int(batch_size))), float(losses.mean()), losses
 
@@ -257,6 +277,7 @@ def batch_loss_std(net, X, y, batch_size=128):
         raise ValueError(
             "The data loss at the trained weights is not finite on some batch; the model "
             "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
+            + _nll_hint(net)
         )
     loss = float(np.sum(losses * weights) / np.sum(weights))
     full = losses[sizes == int(batch_size)]

@@ -83,14 +83,15 @@ class PruningResult(NamedTuple):
         return _mask_sparsity(self.masks)[1]
 
 
-def _undecayed(estimator, X, y) -> Callable:
+def _undecayed(estimator, X, y, params=None) -> Callable:
     from ._importance import make_undecayed_importance  # lazy: needs autograd over the data
 
-    return make_undecayed_importance(estimator, None, X, y)
+    return make_undecayed_importance(estimator, None, X, y, params=params)
 
 
 #: Named importances that need the training data, which the pruners (not ``prune_global``) have:
-#: name -> factory(fitted skorch net, X, y) -> callable(name, param) -> score tensor.
+#: name -> factory(fitted skorch net, X, y, params) -> callable(name, param) -> score tensor,
+#: ``params`` the names of the parameters the pruner prunes (None: the default prunable ones).
 DATA_IMPORTANCES: dict[str, Callable] = {"undecayed": _undecayed}
 
 
@@ -112,9 +113,10 @@ def _check_importance(importance) -> None:
         raise _importance_error(importance, TypeError)
 
 
-def _resolve_importance(importance, estimator=None, X=None, y=None) -> Callable:
+def _resolve_importance(importance, estimator=None, X=None, y=None, params=None) -> Callable:
     """The score callable for ``importance``; data-dependent names are built from
-    ``(estimator, X, y)``."""
+    ``(estimator, X, y)`` for the parameters named in ``params`` (the pruner's selection;
+    None: the default prunable weights)."""
     _check_importance(importance)
     if not isinstance(importance, str):
         return importance
@@ -126,7 +128,7 @@ def _resolve_importance(importance, estimator=None, X=None, y=None) -> Callable:
             f"GlobalOneShotPruner(..., importance={importance!r}) or IterativePruner, or pass "
             "`sparselimit.pruning.make_undecayed_importance(net, loss_fn, X, y)` as `importance`."
         )
-    return DATA_IMPORTANCES[importance](estimator, X, y)
+    return DATA_IMPORTANCES[importance](estimator, X, y, params)
 
 
 def prune_global(

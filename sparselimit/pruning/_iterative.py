@@ -463,7 +463,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             if self.importance == "magnitude":
                 scores = {n: p.detach().abs() for n, p in params.items()}
             else:  # rebuilt every round: a data-dependent score changes with the weights
-                score_fn = _resolve_importance(self.importance, net, X, y)
+                score_fn = _resolve_importance(self.importance, net, X, y, list(params))
                 scores = {n: score_fn(n, p.detach()).detach() for n, p in params.items()}
             if self.scope == "global":
                 n_remove = total_c

@@ -341,9 +341,8 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         """Prune ``est`` in place, fine-tune it, and set the fitted attributes."""
         module = resolve_module(est)
         include, exclude = self._selection(est)
-        check_weights_finite(
-            select_prunable(module, include, exclude), where=f"the fitted {type(est).__name__}"
-        )
+        selected = select_prunable(module, include, exclude)
+        check_weights_finite(selected, where=f"the fitted {type(est).__name__}")
 
         if isinstance(self.sparsity, str):  # "auto"
             from ..limit import PruningLimitEstimator  # lazy: the limit module is heavier
@@ -359,7 +358,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             target = float(self.sparsity)
 
         with _rng_shielded():  # the gradient pass's DataLoader draws a seed
-            importance = _resolve_importance(self.importance, est, X, y)
+            importance = _resolve_importance(self.importance, est, X, y, list(selected))
         result = prune_global(
             module,
             target,

@@ -156,7 +156,11 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
     ----------
     module : torch.nn.Module class or instance
         The network; its forward returns class scores (use ``criterion=nn.CrossEntropyLoss``
-        for logits, or the skorch default NLLLoss with a softmax output)."""
+        for logits, or the skorch default NLLLoss with a softmax output). With
+        ``nn.BCEWithLogitsLoss`` (or ``nn.BCELoss``) it returns one logit per sample,
+        ``(n,)`` or ``(n, 1)``, or one per label (multilabel); the 0/1 targets, integer or
+        float, are then cast to the output's dtype and shape rather than read as class
+        indices."""
         + _PARAMS_DOC
         + """
     Examples
@@ -195,6 +199,16 @@ class L1RegularizedClassifier(_L1Mixin, NeuralNetClassifier):
         # floats (0., 1., ...), of shape (n,) or (n, 1); the losses want int64 of shape (n,).
         # Other float targets (class probabilities) go to the loss unchanged.
         if not isinstance(y_true, torch.Tensor):
+            return y_true
+        criterion = getattr(self, "criterion_", None)
+        if isinstance(criterion, (torch.nn.BCEWithLogitsLoss, torch.nn.BCELoss)):
+            # BCE takes 0/1 targets of the output's shape, not class indices: one logit per
+            # sample ((n,) or (n, 1)) or one per label (multilabel)
+            y_true = y_true.to(y_pred.dtype)
+            if y_true.ndim == 1 and y_pred.shape == (len(y_true), 1):
+                return y_true.unsqueeze(1)
+            if y_true.shape == (len(y_pred), 1) and y_pred.ndim == 1:
+                return y_true.reshape(-1)
             return y_true
         if y_true.is_floating_point() and y_pred.ndim != 2:
             return y_true

@@ -265,3 +265,90 @@ def test_binary_classifier_with_one_logit_scores_like_its_predict():
         for w in ws:
             w[w.abs() <= cut] = 0
     assert curve.scores[1] == pytest.approx(pruned.score(X, y))
+
+
+@pytest.mark.parametrize("n_labels", [1, 3])
+def test_bce_classifier_one_column_and_multilabel_score_like_their_score(n_labels):
+    """A NeuralNetClassifier on BCE logits predicts through skorch's (1 - p, p) stack: an
+    (n, 1) column for one logit, (n, n_labels) for multilabel targets; the curve's accuracy
+    is the net's own ``score`` (subset accuracy for multilabel), not a broadcast error."""
+    from skorch import NeuralNetClassifier
+    from torch import nn
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 5).astype(np.float32)
+    y = (X[:, :n_labels] + 0.5 * X[:, -1:] > 0).astype(np.float32)  # (n, n_labels)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = NeuralNetClassifier(
+            nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, n_labels)),
+            criterion=nn.BCEWithLogitsLoss,
+            lr=0.1,
+            max_epochs=5,
+            train_split=None,
+            verbose=0,
+        ).fit(X, y)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5])
+    assert curve.score_name == "accuracy"
+    assert curve.scores[0] == pytest.approx(net.score(X, y))
+    pruned = copy.deepcopy(net)
+    ws = [pruned.module_[0].weight, pruned.module_[2].weight]
+    flat = torch.cat([w.detach().abs().reshape(-1) for w in ws])
+    remove = torch.zeros(flat.numel(), dtype=torch.bool)
+    remove[torch.sort(flat, stable=True).indices[: int(round(0.5 * flat.numel()))]] = True
+    with torch.no_grad():
+        ws[0].view(-1)[remove[: ws[0].numel()]] = 0
+        ws[1].view(-1)[remove[ws[0].numel() :]] = 0
+    assert curve.scores[1] == pytest.approx(pruned.score(X, y))
+
+
+def test_per_pixel_class_scores_give_per_pixel_accuracy():
+    """Class scores on axis 1 of (n, C, H, W): the argmax over the classes of each labelled
+    pixel (skorch's own nonlinearity softmaxes the last axis, which is the width here)."""
+    from skorch import NeuralNetClassifier
+    from torch import nn
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 1, 4, 5).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 0] > 1)  # 3 classes per pixel, (n, H, W)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = NeuralNetClassifier(
+            nn.Conv2d(1, 3, 1), criterion=nn.CrossEntropyLoss, max_epochs=0, verbose=0
+        ).initialize()
+    y[:, 0, 0] = -100  # unlabelled pixels (CrossEntropyLoss's ignore_index)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0])
+    with torch.no_grad():
+        pixel = net.module_(torch.as_tensor(X)).argmax(dim=1).numpy()
+    labelled = y != -100
+    assert curve.scores[0] == pytest.approx(np.mean(pixel[labelled] == y[labelled]))
+
+
+@pytest.mark.parametrize("criterion", ["ce", "bce"])
+def test_plain_neural_net_with_a_classification_loss_scores_accuracy(criterion):
+    """A plain skorch NeuralNet is neither classifier nor regressor: with a classification
+    criterion its default score is accuracy (R^2 of logits against labels failed for
+    cross-entropy and was a meaningless number for multilabel BCE)."""
+    from skorch import NeuralNet
+    from torch import nn
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4).astype(np.float32)
+    if criterion == "ce":
+        y, loss, n_out = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0), nn.CrossEntropyLoss, 3
+    else:
+        y, loss, n_out = (X[:, :2] > 0).astype(np.float32), nn.BCEWithLogitsLoss, 2
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = NeuralNet(
+            nn.Linear(4, n_out), criterion=loss, lr=0.1, max_epochs=5, train_split=None, verbose=0
+        ).fit(X, y)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0])
+    with torch.no_grad():
+        out = net.module_(torch.as_tensor(X)).numpy()
+    if criterion == "ce":
+        expected = np.mean(out.argmax(axis=1) == y)
+    else:  # subset accuracy of the logits' signs
+        expected = np.mean(np.all((out > 0) == (y > 0.5), axis=1))
+    assert curve.score_name == "accuracy"
+    assert curve.scores[0] == pytest.approx(expected)

@@ -123,3 +123,20 @@ def test_train_mode_is_restored(fitted_net, data):
     assert fitted_net.module_.training
     random_batch_loss_std(fitted_net, X, y)
     assert fitted_net.module_.training
+
+
+@pytest.mark.parametrize("rule", [batch_loss_std, random_batch_loss_std])
+def test_nan_loss_of_nll_on_log_softmax_names_the_cause(data, rule):
+    """skorch's NeuralNetClassifier takes the log of the output under NLLLoss: a module ending
+    in LogSoftmax gives NaN losses, which the error blamed on divergence alone."""
+    X, y = data
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(X.shape[1], 2), nn.LogSoftmax(dim=1)), verbose=0
+    ).initialize()
+    with pytest.raises(ValueError, match=r"not finite(.|\n)*nn\.LogSoftmax(.|\n)*Softmax"):
+        rule(net, X, y, batch_size=64)
+    # a classifier whose NaN comes from elsewhere gets no NLLLoss advice
+    reg = NeuralNetRegressor(nn.Linear(X.shape[1], 1), verbose=0).initialize()
+    with pytest.raises(ValueError, match="not finite") as info:
+        rule(reg, X, np.full((len(X), 1), np.nan, dtype=np.float32), batch_size=64)
+    assert "LogSoftmax" not in str(info.value)

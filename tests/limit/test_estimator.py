@@ -36,6 +36,51 @@ def _state(net):
     return {k: v.clone() for k, v in net.module_.state_dict().items()}
 
 
+def test_bce_one_logit_l1_classifier_matches_brute_force(data):
+    """An L1 classifier on one BCE logit with 0/1 integer labels (refused in training before):
+    the exact limit solves rho = G(R(rho)) of the dense Hessian of the mean BCE loss."""
+    X, y = data
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.Linear(X.shape[1], 6), nn.Tanh(), nn.Linear(6, 1))
+        net = L1RegularizedClassifier(
+            module,
+            criterion=nn.BCEWithLogitsLoss,
+            l1_alpha=1e-3,
+            lr=0.1,
+            max_epochs=10,
+            train_split=None,
+            verbose=0,
+        ).fit(X, y)
+    est = _exact(net, X, y, epsilon=0.01)
+    m64 = copy.deepcopy(net.module_).double().eval()
+    names = ["0.weight", "2.weight"]
+    params = dict(m64.named_parameters())
+    shapes = [params[n].shape for n in names]
+    sizes = [int(np.prod(s)) for s in shapes]
+    fixed = {n: p.detach() for n, p in params.items() if n not in names}
+    Xt, yt = torch.as_tensor(X).double(), torch.as_tensor(y).double()[:, None]
+
+    def f(w):
+        parts = dict(zip(names, (t.view(s) for t, s in zip(w.split(sizes), shapes))))
+        out = torch.func.functional_call(m64, {**fixed, **parts}, (Xt,))
+        return nn.functional.binary_cross_entropy_with_logits(out, yt)
+
+    w0 = torch.cat([params[n].detach().reshape(-1) for n in names])
+    lam = np.linalg.eigvalsh(torch.func.hessian(f)(w0).numpy())
+    assert est.loss_ == pytest.approx(float(f(w0)), rel=1e-6)
+    w2 = np.concatenate([[0.0], np.cumsum(np.sort(w0.numpy() ** 2))])
+
+    def gap(rho):  # rho - G(R(rho)), R^2 interpolated linearly between the points k / D
+        r2 = np.interp(rho * len(w0), np.arange(len(w2)), w2)
+        return rho - np.mean(1 / (1 + r2 * np.abs(lam) / (2 * 0.01)))
+
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        lo, hi = (lo, (lo + hi) / 2) if gap((lo + hi) / 2) > 0 else ((lo + hi) / 2, hi)
+    assert est.pruning_limit_ == pytest.approx(lo, abs=1e-5)
+
+
 def test_exact_mode_matches_brute_force(fitted_net, data):
     X, y = data
     est = _exact(fitted_net, X, y)
@@ -348,6 +393,56 @@ def test_warns_on_a_large_negative_spectrum():
     with pytest.warns(LimitRegimeWarning, match="negative eigenvalues"):
         est.fit(X, y)
     assert est.diagnostics_["negative_mass"] > 0.9
+
+
+def test_l1loss_gets_its_own_regime_warning_not_train_longer():
+    """L1Loss is piecewise linear in the outputs: its Hessian is the network's curvature
+    weighted by the residuals' signs, largely negative at any training length. The warning
+    says so instead of blaming the training ("not near a minimum ... train longer")."""
+    from sparselimit import L1RegularizedRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4).astype(np.float32)
+    y = np.tanh(X[:, :1] - X[:, 1:2]) + 0.1 * rng.randn(300, 1).astype(np.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 1))
+        net = L1RegularizedRegressor(
+            module,
+            criterion=nn.L1Loss,
+            l1_alpha=1e-4,
+            lr=0.05,
+            max_epochs=20,
+            verbose=0,
+            train_split=None,
+        ).fit(X, y)
+    est = PruningLimitEstimator(net, prefit=True, spectrum="exact", epsilon=0.01)
+    with pytest.warns(LimitRegimeWarning, match="L1Loss") as record:
+        est.fit(X, y)
+    assert not any("Train longer" in str(w.message) for w in record)
+    # the negative share, from the dense Hessian of mean |f(x) - y| by torch.func.hessian
+    m64 = copy.deepcopy(net.module_).double()
+    params = dict(m64.named_parameters())
+    names, fixed = ["0.weight", "2.weight"], {n: p.detach() for n, p in params.items()}
+    shapes = [params[n].shape for n in names]
+
+    def f(w):
+        parts = dict(zip(names, (t.view(s) for t, s in zip(w.split([24, 6]), shapes))))
+        out = torch.func.functional_call(m64, {**fixed, **parts}, (torch.as_tensor(X).double(),))
+        return (out - torch.as_tensor(y).double()).abs().mean()
+
+    w0 = torch.cat([params[n].detach().reshape(-1) for n in names])
+    lam = np.linalg.eigvalsh(torch.func.hessian(f)(w0).numpy())
+    share = np.abs(lam[lam < 0]).sum() / np.abs(lam).sum()
+    assert est.diagnostics_["negative_mass"] == pytest.approx(share, rel=1e-6)
+    assert share > 0.2
+    # the same weights under MSELoss: no L1Loss message
+    mse = copy.deepcopy(net)
+    mse.criterion_ = nn.MSELoss()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        PruningLimitEstimator(mse, prefit=True, spectrum="exact", epsilon=0.01).fit(X, y)
+    assert not any("L1Loss" in str(w.message) for w in caught)
 
 
 def test_exact_spectrum_with_a_class_weighted_criterion_matches_slq():

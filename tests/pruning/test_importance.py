@@ -185,3 +185,60 @@ def test_undecayed_by_name_in_both_pruners_matches_the_explicit_importance(digit
         net, schedule="fixed", n_rounds=2, importance="undecayed", retrain_epochs=1, verbose=0
     ).fit(X, y)
     assert np.isclose(it.sparsity_, 1 - 0.8**2, atol=0.01)
+
+
+def test_undecayed_by_name_scores_the_pruners_own_selection(digits_small):
+    """importance="undecayed" with a selection beyond the default weights (``include`` of the
+    pruner, or the net's ``prunable_include``: embeddings, recurrent weights, biases) scored
+    only the default weights and failed with a KeyError; it scores what is pruned."""
+    import numpy as np
+
+    from sparselimit import GlobalOneShotPruner, L1RegularizedClassifier
+    from sparselimit.pruning import IterativePruner
+
+    X, y = digits_small
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=3,
+        lr=0.1,
+        optimizer__weight_decay=5e-4,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
+    pruner = GlobalOneShotPruner(
+        net, sparsity=0.6, prefit=True, include=r"weight|bias", importance="undecayed"
+    ).fit(X, y)
+    # reference by hand: |-w g + lambda w^2| with g the mean-loss gradient over all of X
+    module = net.module_
+    params = dict(module.named_parameters())
+    module.eval()
+    loss = nn.functional.cross_entropy(module(torch.as_tensor(X)), torch.as_tensor(y))
+    grads = torch.autograd.grad(loss, list(params.values()))
+    scores = {
+        n: (-p.detach().double() * g.double() + 5e-4 * p.detach().double() ** 2).abs()
+        for (n, p), g in zip(params.items(), grads)
+    }
+    flat = torch.cat([s.reshape(-1) for s in scores.values()])
+    cut = torch.sort(flat).values[int(round(0.6 * flat.numel())) - 1]
+    assert list(pruner.masks_) == list(params)
+    for n, s in scores.items():
+        assert torch.equal(pruner.masks_[n], s > cut)
+
+    # the net's own selection, and the iterative pruner
+    l1 = L1RegularizedClassifier(
+        nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        lr=0.1,
+        prunable_include=r"weight|bias",
+        train_split=None,
+        verbose=0,
+    )
+    one_shot = GlobalOneShotPruner(l1, sparsity=0.5, importance="undecayed").fit(X, y)
+    assert "0.bias" in one_shot.masks_ and one_shot.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    it = IterativePruner(
+        l1, schedule="fixed", n_rounds=1, importance="undecayed", retrain_epochs=1, verbose=0
+    ).fit(X, y)
+    assert "0.bias" in it.masks_ and np.isclose(it.sparsity_, 0.2, atol=0.01)

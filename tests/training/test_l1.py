@@ -196,3 +196,44 @@ def test_integer_targets_of_any_shape_become_int64_indices():
     assert got.dtype == torch.int64 and got.shape == (2, 4, 4)
     soft = torch.full((2, 3), 1 / 3)  # class probabilities pass through unchanged
     assert net._match_target(soft, soft) is soft
+
+
+@pytest.mark.parametrize(
+    "n_out, target",
+    [
+        (1, lambda y: y[:, 0].astype(np.int64)),  # labels 0/1, one logit (n, 1)
+        (1, lambda y: y[:, 0].astype(np.float32)),
+        (1, lambda y: y.astype(np.int64)),  # a 0/1 column
+        (3, lambda y: y.astype(np.int64)),  # multilabel indicator as integers
+    ],
+)
+def test_bce_targets_are_probabilities_of_the_output_shape_not_class_indices(n_out, target):
+    """With BCEWithLogitsLoss the targets are 0/1 per logit: they were read as class indices
+    and refused ("label 1 for a network with 1 outputs") or handed to BCE as int64. They train
+    as plain skorch trains the float target of the output's shape."""
+    from skorch import NeuralNetClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(96, 5).astype(np.float32)
+    y = (X[:, :n_out] + 0.3 * X[:, -1:] > 0).astype(np.float32)  # (n, n_out)
+
+    def fit(cls, y_, **kw):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            module = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, n_out))
+            net = cls(
+                module,
+                criterion=nn.BCEWithLogitsLoss,
+                lr=0.1,
+                max_epochs=3,
+                batch_size=32,
+                train_split=None,
+                verbose=0,
+                **kw,
+            )
+            return net.fit(X, y_)
+
+    ref = fit(NeuralNetClassifier, y)  # skorch's own form: float targets, output's shape
+    net = fit(L1RegularizedClassifier, target(y), l1_alpha=0.0)
+    np.testing.assert_allclose(net.predict_proba(X), ref.predict_proba(X), rtol=1e-5)
+    assert net.score(X, y) == pytest.approx(ref.score(X, y))
