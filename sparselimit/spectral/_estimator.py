@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -139,11 +140,12 @@ class HessianSpectrum(BaseEstimator):
         :func:`zero_curvature_mask`); their fraction is ``zero_row_fraction_``.
     max_samples : None, int or float, default=None
         Use a fixed random subset of the data: an int is a count, a float in (0, 1] a
-        fraction. The cost of every Lanczos step is proportional to the number of samples,
-        but the Hessian of a subsample is a noisy estimate of the full one: its spectrum is
-        spread wider (random-matrix noise inflates the extreme eigenvalues, and for
-        subsamples smaller than the number of parameters the rank drops, adding spurious zero
-        curvature). Keep several thousand samples for a faithful spectrum.
+        fraction (rounded up, as in :class:`~sparselimit.limit.PruningLimitEstimator`). The
+        cost of every Lanczos step is proportional to the number of samples, but the Hessian
+        of a subsample is a noisy estimate of the full one: its spectrum is spread wider
+        (random-matrix noise inflates the extreme eigenvalues, and for subsamples smaller than
+        the number of parameters the rank drops, adding spurious zero curvature). Keep several
+        thousand samples for a faithful spectrum.
     batch_size : int or 'auto', default='auto'
         Samples per forward/backward pass (time and memory only; the result does not depend
         on it). ``'auto'`` sizes batches from the measured graph memory
@@ -230,7 +232,7 @@ class HessianSpectrum(BaseEstimator):
                 raise ValueError(f"`max_samples` as an int must be >= 1; got {ms}.")
             k = min(int(ms), n)
         elif isinstance(ms, numbers.Real) and 0 < ms <= 1:
-            k = max(1, int(round(ms * n)))
+            k = math.ceil(ms * n)  # as PruningLimitEstimator: a fraction rounds up
         else:
             raise ValueError(
                 "`max_samples` must be None, an int >= 1 (a count) or a float in (0, 1] (a "

@@ -104,6 +104,11 @@ def test_unfitted_estimator_is_cloned_and_fitted(digits_small_module):
         random_state=0,
     ).fit(X, y)
     assert est2.n_samples_ == 100
+    # a fraction rounds up, as in PruningLimitEstimator: 0.501 * 300 = 150.3 -> 151
+    est3 = HessianSpectrum(
+        est.estimator_, prefit=True, n_lanczos_steps=2, n_top_eigenvalues=0, max_samples=0.501
+    ).fit(X, y)
+    assert est3.n_samples_ == 151
 
 
 def test_random_state_seeds_the_training_of_an_unfitted_net(digits_small_module):
