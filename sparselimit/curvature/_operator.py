@@ -176,7 +176,9 @@ class HessianOperator(LinearOperatorBase):
     device : str or torch.device, default=None
         Where products are computed; None follows the module's parameters.
     dtype : torch.dtype, default=None
-        Precision of the products; None follows the module (float32 for most nets). Use
+        Precision of the products; None follows the module (float32 for most nets), except
+        that a float16 or bfloat16 module is differentiated in float32 (on a copy of its
+        weights), as half-precision second derivatives are mostly rounding error. Use
         ``torch.float64`` for exactness checks.
     hvp_method : str, default='double_backward'
         How one product is computed: ``'double_backward'``, ``'forward_over_reverse'``
@@ -314,6 +316,10 @@ class HessianOperator(LinearOperatorBase):
         if dtype is None:
             floats = [p.dtype for p in named.values() if p.is_floating_point()]
             dtype = floats[0] if floats else torch.get_default_dtype()
+            # second derivatives in float16 / bfloat16 lose the curvature to rounding (a
+            # float16 MLP's trace came out negative): compute on a float32 copy
+            if torch.finfo(dtype).bits < 32:
+                dtype = torch.float32
         if not dtype.is_floating_point:
             raise ValueError(f"`dtype` must be a floating-point torch dtype; got {dtype}.")
         self.dtype = dtype

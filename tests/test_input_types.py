@@ -1,0 +1,69 @@
+"""Inputs, dtypes and storage users hand to the estimators and functions: each case is checked
+against the same computation on the plain float32 / NumPy form, or against an independent
+reference."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sparselimit import HessianSpectrum, L1RegularizedClassifier, PruningLimitEstimator
+from sparselimit.curvature import HessianOperator
+
+
+def _data(n=120, d=6, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d).astype(np.float32)
+    return X, (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+
+
+def _net(dtype=torch.float32, d=6, **kwargs):
+    torch.manual_seed(0)
+    kwargs.setdefault("max_epochs", 10)
+    return L1RegularizedClassifier(
+        nn.Sequential(nn.Linear(d, 16), nn.ReLU(), nn.Linear(16, 2)).to(dtype),
+        criterion=nn.CrossEntropyLoss,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        **kwargs,
+    )
+
+
+# -- half-precision networks: the curvature is taken in float32 --------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_hessian_of_half_precision_module_matches_float64_reference(dtype):
+    X, y = _data()
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2)).to(dtype)
+    reference = copy.deepcopy(module).double()  # the same (half-rounded) weights, exactly
+    op = HessianOperator(module, nn.CrossEntropyLoss(), X, y)
+    ref = HessianOperator(reference, nn.CrossEntropyLoss(), X, y)
+    assert op.dtype == torch.float32
+    v = torch.randn(op.shape[0], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    hv, ref_hv = (op @ v).double(), ref @ v
+    assert float((hv - ref_hv).norm() / ref_hv.norm()) < 1e-4
+    assert module[0].weight.dtype == dtype  # the user's module is left as it was
+
+
+def test_limit_of_float16_net_matches_its_float32_copy():
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = _net(torch.float16).fit(X, y)
+        twin = copy.deepcopy(net)
+        twin.module_.float()
+        kw = dict(prefit=True, n_probes=2, n_lanczos_steps=20, random_state=0)
+        half = PruningLimitEstimator(net, **kw).fit(X, y)
+        full = PruningLimitEstimator(twin, **kw).fit(X, y)
+        trace_half = HessianSpectrum(net, n_probes=2, n_lanczos_steps=20, random_state=0)
+        trace_full = HessianSpectrum(twin, n_probes=2, n_lanczos_steps=20, random_state=0)
+        trace_half, trace_full = trace_half.fit(X, y).trace_, trace_full.fit(X, y).trace_
+    assert trace_half == pytest.approx(trace_full, rel=1e-5)
+    # the float16 forward pass still sets loss_ and epsilon, so the limits agree to ~1e-3
+    assert half.pruning_limit_ == pytest.approx(full.pruning_limit_, abs=2e-3)
