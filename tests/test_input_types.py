@@ -67,3 +67,43 @@ def test_limit_of_float16_net_matches_its_float32_copy():
     assert trace_half == pytest.approx(trace_full, rel=1e-5)
     # the float16 forward pass still sets loss_ and epsilon, so the limits agree to ~1e-3
     assert half.pruning_limit_ == pytest.approx(full.pruning_limit_, abs=2e-3)
+
+
+# -- scipy.sparse X: densified where the whole X becomes one tensor ---------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted_net():
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _net().fit(X, y)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "coo", "dok"])
+def test_hessian_spectrum_takes_sparse_X_as_its_dense_form(fitted_net, fmt):
+    import scipy.sparse as sp
+
+    X, y = _data()
+    X[np.abs(X) < 0.5] = 0.0
+    kw = dict(prefit=True, n_probes=1, n_lanczos_steps=8, random_state=0, max_samples=100)
+    dense = HessianSpectrum(fitted_net, **kw).fit(X, y)
+    sparse = HessianSpectrum(fitted_net, **kw).fit(sp.csr_matrix(X).asformat(fmt), y)
+    assert sparse.trace_ == dense.trace_
+    assert sparse.n_samples_ == 100
+    op = HessianOperator(fitted_net.module_, nn.CrossEntropyLoss(), sp.csr_matrix(X), y)
+    ref = HessianOperator(fitted_net.module_, nn.CrossEntropyLoss(), X, y)
+    v = torch.ones(op.shape[0])
+    assert torch.equal(op @ v, ref @ v)
+
+
+def test_undecayed_importance_takes_sparse_X(fitted_net):
+    import scipy.sparse as sp
+
+    from sparselimit import GlobalOneShotPruner
+
+    X, y = _data()
+    kw = dict(sparsity=0.5, prefit=True, importance="undecayed")
+    dense = GlobalOneShotPruner(fitted_net, **kw).fit(X, y)
+    sparse = GlobalOneShotPruner(fitted_net, **kw).fit(sp.csr_matrix(X), y)
+    assert all(torch.equal(sparse.masks_[n], dense.masks_[n]) for n in dense.masks_)

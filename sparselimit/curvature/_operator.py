@@ -11,6 +11,7 @@ from torch import nn
 from torch.func import functional_call, grad, jvp
 
 from ..utils import check_X_y, select_prunable
+from ..utils._validation import _dense
 from ._base import LinearOperatorBase
 
 __all__ = ["HessianOperator"]
@@ -119,7 +120,7 @@ def _to_tensor(a, device, dtype):
             f"got a {type(a).__name__} with keys {sorted(map(str, a))[:5]}. A module with "
             "several inputs is not supported: wrap it in one taking a single tensor."
         )
-    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(_dense(a)))
     if t.is_floating_point():
         return t.to(device=device, dtype=dtype)
     if t.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8):
@@ -350,6 +351,7 @@ class HessianOperator(LinearOperatorBase):
         from torch.utils.data import DataLoader, RandomSampler
 
         self._loader = None
+        X = _dense(X)
         if isinstance(X, DataLoader) or (
             y is None and not isinstance(X, (np.ndarray, torch.Tensor)) and _is_batch_iter(X)
         ):

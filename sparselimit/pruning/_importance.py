@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..utils import check_X_y, select_prunable
+from ..utils._validation import _dense
 
 __all__ = ["undecayed_score", "undecayed_importance", "make_undecayed_importance"]
 
@@ -214,6 +215,7 @@ def undecayed_importance(
     modes = {m: m.training for m in module.modules()}
     flags = [p.requires_grad for p in tensors]
     grads = [torch.zeros_like(p, dtype=torch.float64) for p in tensors]
+    X = _dense(X)  # a scipy.sparse X has no len()
     n_total = len(X)
     try:
         module.eval()

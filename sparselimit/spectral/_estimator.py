@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..curvature import HessianOperator
 from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _with_reduction
-from ..utils._validation import _class_indices, check_skorch_estimator
+from ..utils._validation import _class_indices, _dense, check_skorch_estimator
 from ._eigen import top_eigenvalues
 from ._slq import slq_spectrum
 
@@ -236,8 +236,9 @@ class HessianSpectrum(BaseEstimator):
         Parameters
         ----------
         X : array-like or tensor of shape (n_samples, ...)
-            Inputs, unaugmented, in a fixed order (NumPy array, tensor, list or pandas
-            DataFrame; ``max_samples`` picks rows by position).
+            Inputs, unaugmented, in a fixed order (NumPy array, tensor, list, pandas
+            DataFrame or scipy.sparse matrix, which is densified; ``max_samples`` picks rows
+            by position).
         y : array-like or tensor of shape (n_samples, ...), default=None
             Targets.
 
@@ -271,6 +272,7 @@ class HessianSpectrum(BaseEstimator):
             loss_fn = skorch_data_loss(net)
             module = resolve_module(net)
 
+            X = _dense(X)  # the operator takes X as one dense tensor
             idx = self._subsample(len(X), gen)
             if idx is not None:
                 X, y = _take_rows(X, idx), _take_rows(y, idx)
