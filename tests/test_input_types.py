@@ -107,3 +107,30 @@ def test_undecayed_importance_takes_sparse_X(fitted_net):
     dense = GlobalOneShotPruner(fitted_net, **kw).fit(X, y)
     sparse = GlobalOneShotPruner(fitted_net, **kw).fit(sp.csr_matrix(X), y)
     assert all(torch.equal(sparse.masks_[n], dense.masks_[n]) for n in dense.masks_)
+
+
+# -- the default net of PruningLimitEstimator: X as it was trained on --------------------------
+
+
+@pytest.mark.filterwarnings("ignore::sparselimit.LimitRegimeWarning")
+@pytest.mark.parametrize("kind", ["uint8", "bool", "list"])
+def test_curve_of_default_net_takes_X_as_fit_did(kind):
+    from sparselimit import measure_pruning_curve
+
+    X, y = _data(n=100, d=5)
+    X_user = {
+        "uint8": (np.abs(X) * 40).astype(np.uint8),
+        "bool": X > 0,
+        "list": X.tolist(),
+    }[kind]
+    X_float = np.asarray(X_user, dtype=np.float32)
+    est = PruningLimitEstimator(n_probes=1, n_lanczos_steps=8, random_state=0).fit(X_user, y)
+    sweep = dict(sparsities=[0.0, 0.5, 0.9])
+    got = measure_pruning_curve(est, X_user, y, **sweep)
+    ref = measure_pruning_curve(est, X_float, y, **sweep)
+    np.testing.assert_array_equal(got.scores, ref.scores)
+    np.testing.assert_array_equal(got.losses, ref.losses)
+    retrain = dict(sweep, fine_tune_epochs=1, random_state=0)
+    got = measure_pruning_curve(est, X_user, y, X_fine_tune=X_user, y_fine_tune=y, **retrain)
+    ref = measure_pruning_curve(est, X_float, y, X_fine_tune=X_float, y_fine_tune=y, **retrain)
+    np.testing.assert_array_equal(got.scores, ref.scores)

@@ -13,6 +13,7 @@ import torch
 
 from ..spectral import skorch_data_loss
 from ..training import MaskEnforcer
+from ..training._default import _default_input
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
 from ..utils._validation import _as_array, _torch_seeded
 
@@ -287,7 +288,10 @@ def measure_pruning_curve(
     estimator : skorch net or fitted PruningLimitEstimator
         The trained net (for a ``PruningLimitEstimator``, its ``estimator_``). Never modified.
     X, y : array-like
-        Data the pruned nets are scored on (held-out data for an honest limit).
+        Data the pruned nets are scored on (held-out data for an honest limit). For a
+        ``PruningLimitEstimator`` fitted with ``estimator=None``, ``X`` is converted as its
+        ``fit`` converted it (a float32 array; integer, bool and scipy.sparse ``X`` included)
+        and ``y`` holds its labels.
     sparsities : array-like of float in [0, 1), default=None
         Sparsities to measure; default ``np.linspace(0, 0.99, 100)``. Sorted; 0 is the dense
         net. With ``fine_tune_epochs > 0``, 0 is added if missing: the dense net retrained the
@@ -349,6 +353,11 @@ def measure_pruning_curve(
     y = _as_array(y)
     y_fine_tune = _as_array(y_fine_tune)
     classes = getattr(estimator, "classes_", None) if net is not estimator else None
+    if net is not estimator and estimator.estimator is None:
+        # the default net of a PruningLimitEstimator was trained on X as a 2-D float32 array
+        # (integer images, bool features and sparse matrices converted): score it the same way
+        X = _default_input(X)
+        X_fine_tune = None if X_fine_tune is None else _default_input(X_fine_tune)
     if classes is not None:  # the default net of a PruningLimitEstimator: labels -> codes
         y = _encode(y, classes)
         y_fine_tune = None if y_fine_tune is None else _encode(y_fine_tune, classes)
