@@ -134,3 +134,46 @@ def test_curve_of_default_net_takes_X_as_fit_did(kind):
     got = measure_pruning_curve(est, X_user, y, X_fine_tune=X_user, y_fine_tune=y, **retrain)
     ref = measure_pruning_curve(est, X_float, y, X_fine_tune=X_float, y_fine_tune=y, **retrain)
     np.testing.assert_array_equal(got.scores, ref.scores)
+
+
+# -- pq_index / PQIndex on tensors of any dtype and on zero-size layers ------------------------
+
+
+@pytest.mark.parametrize(
+    "values, dtype",
+    [
+        ([-128, 1, 0, 0], torch.int8),  # |int8(-128)| wraps around in torch
+        ([True, False, False, False], torch.bool),  # torch has no abs for bool
+        ([3, 0, 1, 0], torch.uint8),
+        ([-5, 2, 0, 7], torch.int64),
+    ],
+)
+def test_pq_index_of_integer_and_bool_tensors_equals_the_numpy_float64_value(values, dtype):
+    from sparselimit import pq_index
+
+    expected = pq_index(np.asarray(values, dtype=np.float64))
+    assert pq_index(torch.tensor(values, dtype=dtype)) == pytest.approx(expected, rel=1e-12)
+    # the reference, from the definition 1 - d^(1/q - 1/p) ||w||_p / ||w||_q with p=.5, q=1
+    a = np.abs(np.asarray(values, dtype=np.float64))
+    assert expected == pytest.approx(1 - len(a) ** (1 - 2) * np.sqrt(a).sum() ** 2 / a.sum())
+
+
+def test_pq_index_of_a_model_names_PQIndex():
+    from sparselimit import pq_index
+
+    with pytest.raises(TypeError, match=r"PQIndex\(\)\.score\(model\)"):
+        pq_index(nn.Linear(3, 2))
+
+
+def test_neuron_scope_skips_a_zero_size_layer():
+    from sparselimit import PQIndex, pq_index
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: "Initializing zero-element tensors is a no-op"
+        net = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 0), nn.Linear(0, 2))
+    units = PQIndex(scope="neuron").score_units(net)
+    rows = [pq_index(net[0].weight[i]) for i in range(3)]
+    np.testing.assert_allclose(units["0.weight"], rows, rtol=1e-12)
+    assert units["1.weight"].shape == (0,)  # no output unit
+    assert np.isnan(units["2.weight"]).all() and units["2.weight"].shape == (2,)  # no weight
+    assert PQIndex(scope="neuron").score(net) == pytest.approx(np.mean(rows), rel=1e-12)

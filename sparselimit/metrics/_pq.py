@@ -79,7 +79,8 @@ def _row_stats(w: torch.Tensor, keep: torch.Tensor | None, p: float, q: float) -
     a = w.detach()
     if a.device.type == "mps":  # no float64 there
         a, keep = a.cpu(), None if keep is None else keep.cpu()
-    a = a.abs().to(torch.float64)
+    # integers and bools go to float64 first: |int8(-128)| overflows, torch has no |bool|
+    a = a.abs().to(torch.float64) if a.is_floating_point() or a.is_complex() else a.double().abs()
     if keep is None:
         d = torch.full((a.shape[0],), a.shape[1], dtype=torch.float64, device=a.device)
     else:
@@ -117,6 +118,12 @@ def _pq_from_stats(stats: _Stats, p: float, q: float) -> np.ndarray:
 def _as_tensor(w, name: str) -> torch.Tensor:
     if isinstance(w, torch.Tensor):
         return w.detach()
+    if isinstance(w, nn.Module) or hasattr(w, "module_") or hasattr(w, "estimator"):
+        raise TypeError(
+            f"`{name}` must be a weight array or tensor; got the model {type(w).__name__}. "
+            "For the PQ index of a network's prunable weights use "
+            "sparselimit.metrics.PQIndex().score(model) (scope='layer' or 'neuron' per unit)."
+        )
     try:
         # contiguous: torch.from_numpy rejects views with negative strides (w[::-1], np.flip)
         arr = np.ascontiguousarray(w, dtype=np.float64)
@@ -138,12 +145,14 @@ def _neuron_rows(t: torch.Tensor, owner) -> torch.Tensor:
     convolution's weight is ``(in_channels, out_channels // groups, *kernel)``: output channel
     ``g * (out_channels // groups) + j`` is column ``j`` of the rows of group ``g``.
     """
+    # sizes spelled out rather than -1, which torch cannot infer for a zero-size layer
     if isinstance(owner, _TRANSPOSED_CONV) and t.dim() >= 2:
         groups, out_per_group = owner.groups, t.shape[1]
+        in_per_group, kernel = t.shape[0] // groups, math.prod(t.shape[2:])
         # (group, in per group, out per group, kernel) -> (group, out per group, in, kernel)
-        t = t.reshape(groups, t.shape[0] // groups, out_per_group, -1).permute(0, 2, 1, 3)
-        return t.reshape(groups * out_per_group, -1)
-    return t.reshape(t.shape[0], -1)
+        t = t.reshape(groups, in_per_group, out_per_group, kernel).permute(0, 2, 1, 3)
+        return t.reshape(groups * out_per_group, in_per_group * kernel)
+    return t.reshape(t.shape[0], math.prod(t.shape[1:]))
 
 
 def _owner(module: nn.Module, name: str):
