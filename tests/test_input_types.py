@@ -177,3 +177,30 @@ def test_neuron_scope_skips_a_zero_size_layer():
     assert units["1.weight"].shape == (0,)  # no output unit
     assert np.isnan(units["2.weight"]).all() and units["2.weight"].shape == (2,)  # no weight
     assert PQIndex(scope="neuron").score(net) == pytest.approx(np.mean(rows), rel=1e-12)
+
+
+# -- recall distortion: text labels against class codes ----------------------------------------
+
+
+def test_recall_distortion_refuses_text_labels_against_class_codes(fitted_net):
+    from sparselimit import GlobalOneShotPruner
+    from sparselimit.metrics import (
+        RecallDistortionScorer,
+        recall_distortion,
+        recall_distortion_report,
+    )
+
+    X, y = _data()
+    names = np.array(["neg", "pos"])
+    pruned = GlobalOneShotPruner(fitted_net, sparsity=0.5, prefit=True).fit(X, y)
+    # the same labels, encoded the same way on both sides: the reference value
+    ref = recall_distortion(y, fitted_net.predict(X), pruned.predict(X))
+    named = recall_distortion(names[y], names[fitted_net.predict(X)], names[pruned.predict(X)])
+    assert named.alpha == pytest.approx(ref.alpha) and np.isfinite(ref.alpha)
+    # text labels against the codes a skorch net predicts used to give alpha = NaN silently
+    with pytest.raises(ValueError, match="LabelEncoder"):
+        recall_distortion_report(fitted_net, pruned, X, names[y])
+    with pytest.raises(ValueError, match="text labels"):
+        RecallDistortionScorer(fitted_net)(pruned, X, names[y])
+    with pytest.raises(ValueError, match="numeric labels"):
+        recall_distortion(y, names[fitted_net.predict(X)], pruned.predict(X))
