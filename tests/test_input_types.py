@@ -204,3 +204,41 @@ def test_recall_distortion_refuses_text_labels_against_class_codes(fitted_net):
         RecallDistortionScorer(fitted_net)(pruned, X, names[y])
     with pytest.raises(ValueError, match="numeric labels"):
         recall_distortion(y, names[fitted_net.predict(X)], pruned.predict(X))
+
+
+# -- a Dataset as X (y=None): the samples it yields --------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["skorch", "torch"])
+def test_dataset_X_gives_what_its_arrays_give(fitted_net, kind):
+    from skorch.dataset import Dataset
+    from torch.utils.data import TensorDataset
+
+    from sparselimit import IterativePruner, measure_pruning_curve
+
+    X, y = _data()
+    ds = Dataset(X, y) if kind == "skorch" else TensorDataset(torch.tensor(X), torch.tensor(y))
+    kw = dict(prefit=True, n_probes=1, n_lanczos_steps=8, random_state=0, max_samples=90)
+    got = HessianSpectrum(fitted_net, **kw).fit(ds)
+    ref = HessianSpectrum(fitted_net, **kw).fit(X, y)
+    assert got.trace_ == ref.trace_ and got.n_samples_ == 90
+    sweep = dict(sparsities=[0.0, 0.5, 0.9])
+    got = measure_pruning_curve(fitted_net, ds, None, **sweep)
+    ref = measure_pruning_curve(fitted_net, X, y, **sweep)
+    np.testing.assert_array_equal(got.scores, ref.scores)
+    np.testing.assert_allclose(got.losses, ref.losses, rtol=1e-6)
+    # IterativePruner trains on it; with no y to score against, the per-round score is NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sap = IterativePruner(_net(max_epochs=2), n_rounds=2, retrain_epochs=1, verbose=0)
+        sap.fit(ds)
+    assert np.isnan([h["score"] for h in sap.history_]).all()
+    assert 0.0 < sap.sparsity_ < 1.0
+
+
+def test_curve_without_y_names_it(fitted_net):
+    from sparselimit import measure_pruning_curve
+
+    X, _ = _data()
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        measure_pruning_curve(fitted_net, X, None, sparsities=[0.5])

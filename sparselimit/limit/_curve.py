@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..spectral import skorch_data_loss
+from ..spectral._estimator import _gather
 from ..training import MaskEnforcer
 from ..training._default import _default_input
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
@@ -288,7 +289,8 @@ def measure_pruning_curve(
     estimator : skorch net or fitted PruningLimitEstimator
         The trained net (for a ``PruningLimitEstimator``, its ``estimator_``). Never modified.
     X, y : array-like
-        Data the pruned nets are scored on (held-out data for an honest limit). For a
+        Data the pruned nets are scored on (held-out data for an honest limit); ``X`` may
+        also be a ``Dataset`` yielding ``(X, y)`` tensors, with ``y=None``. For a
         ``PruningLimitEstimator`` fitted with ``estimator=None``, ``X`` is converted as its
         ``fit`` converted it (a float32 array; integer, bool and scipy.sparse ``X`` included)
         and ``y`` holds its labels.
@@ -349,6 +351,13 @@ def measure_pruning_curve(
         )
     resolve_module(net)
     check_X_y(X, y)
+    if y is None:
+        if not isinstance(X, torch.utils.data.Dataset):
+            raise ValueError(
+                "measure_pruning_curve requires y to be passed: the pruned nets are scored "
+                "against it. Pass the targets of X (or a Dataset yielding (X, y) as X)."
+            )
+        X, y = _gather(net, X, None, "measure_pruning_curve")  # the targets it yields
     # targets as skorch's loss takes them (it converts neither a list nor a pandas Series)
     y = _as_array(y)
     y_fine_tune = _as_array(y_fine_tune)

@@ -86,6 +86,28 @@ def _batch_weight(criterion, y_true) -> float | None:
     return float(criterion.weight.detach().to(counted.device)[counted].double().sum())
 
 
+def _gather(net, X, y, owner: str):
+    """``(X, y)`` as the tensors the skorch net sees, concatenated (for a ``Dataset`` X, the
+    samples it yields)."""
+    from skorch.dataset import unpack_data
+
+    loader = torch.utils.data.DataLoader(net.get_dataset(X, y), batch_size=4096, shuffle=False)
+    xs, ys = [], []
+    for batch in loader:
+        Xi, yi = unpack_data(batch)
+        if not isinstance(Xi, torch.Tensor):
+            raise TypeError(
+                f"{owner} needs X that the net turns into a single tensor (a NumPy array, "
+                f"tensor or a Dataset yielding tensors); got batches of {type(Xi).__name__}."
+            )
+        xs.append(Xi)
+        if isinstance(yi, torch.Tensor):
+            ys.append(yi)
+    Xt = torch.cat(xs)
+    yt = torch.cat(ys) if ys else None
+    return Xt, yt
+
+
 def _take_rows(a, idx):
     """Rows ``idx`` (sorted positions) of ``a``: by position for pandas objects (``a[idx]``
     would read the positions as column labels), with a tensor index for a tensor, and through
@@ -237,8 +259,9 @@ class HessianSpectrum(BaseEstimator):
         ----------
         X : array-like or tensor of shape (n_samples, ...)
             Inputs, unaugmented, in a fixed order (NumPy array, tensor, list, pandas
-            DataFrame or scipy.sparse matrix, which is densified; ``max_samples`` picks rows
-            by position).
+            DataFrame, scipy.sparse matrix, which is densified, or a ``Dataset`` yielding
+            ``(X, y)`` tensors, whose samples are gathered; ``max_samples`` picks rows by
+            position).
         y : array-like or tensor of shape (n_samples, ...), default=None
             Targets.
 
@@ -273,6 +296,8 @@ class HessianSpectrum(BaseEstimator):
             module = resolve_module(net)
 
             X = _dense(X)  # the operator takes X as one dense tensor
+            if isinstance(X, torch.utils.data.Dataset):  # skorch's or torch's: its samples
+                X, y = _gather(net, X, y, type(self).__name__)
             idx = self._subsample(len(X), gen)
             if idx is not None:
                 X, y = _take_rows(X, idx), _take_rows(y, idx)
