@@ -23,11 +23,11 @@ def _data(n=120, d=6, seed=0):
 def _net(dtype=torch.float32, d=6, **kwargs):
     torch.manual_seed(0)
     kwargs.setdefault("max_epochs", 10)
+    kwargs.setdefault("train_split", None)
     return L1RegularizedClassifier(
         nn.Sequential(nn.Linear(d, 16), nn.ReLU(), nn.Linear(16, 2)).to(dtype),
         criterion=nn.CrossEntropyLoss,
         lr=0.1,
-        train_split=None,
         verbose=0,
         **kwargs,
     )
@@ -242,3 +242,28 @@ def test_curve_without_y_names_it(fitted_net):
     X, _ = _data()
     with pytest.raises(ValueError, match="requires y to be passed"):
         measure_pruning_curve(fitted_net, X, None, sparsities=[0.5])
+
+
+# -- a bfloat16 network predicts (NumPy has no bfloat16) ---------------------------------------
+
+
+def test_bfloat16_net_predicts_in_float32():
+    from skorch.dataset import ValidSplit
+
+    from sparselimit import GlobalOneShotPruner
+
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the default ValidSplit scores valid_acc through predict at every epoch
+        net = _net(torch.bfloat16, max_epochs=3, train_split=ValidSplit(4)).fit(X, y)
+    assert np.isfinite(net.history[:, "valid_acc"]).all()
+    proba = net.predict_proba(X)
+    with torch.no_grad():
+        ref = torch.softmax(net.module_(torch.tensor(X, dtype=torch.bfloat16)), dim=1)
+    assert proba.dtype == np.float32
+    np.testing.assert_array_equal(proba, ref.float().numpy())
+    np.testing.assert_array_equal(net.predict(X), ref.argmax(dim=1).numpy())
+    pruned = GlobalOneShotPruner(net, sparsity=0.5, prefit=True).fit(X, y)
+    assert pruned.estimator_.module_[0].weight.dtype == torch.bfloat16
+    assert 0.0 <= pruned.score(X, y) <= 1.0

@@ -95,6 +95,19 @@ class _L1Mixin:
             x = self._cast_floats(to_tensor(x, device=self.device), dtype)
         return super().infer(x, **fit_params)
 
+    def _get_predict_nonlinearity(self):
+        nonlin = super()._get_predict_nonlinearity()
+
+        def numpy_safe(y_pred):
+            # NumPy has no bfloat16: skorch's to_numpy failed on a bfloat16 module's output
+            # ("Got unsupported ScalarType BFloat16"), so predict / predict_proba did too
+            out = nonlin(y_pred)
+            if isinstance(out, torch.Tensor) and out.dtype == torch.bfloat16:
+                return out.float()
+            return out
+
+        return numpy_safe
+
     def get_dataset(self, X, y=None):
         # lists and pandas objects as scikit-learn takes them: skorch would read a DataFrame
         # as a dict of columns (keyword arguments of forward) and cannot convert lists
@@ -139,7 +152,8 @@ _PARAMS_DOC = """
     -----
     Floating-point inputs (and regression targets) are cast to the module's dtype, so the
     float64 arrays scikit-learn's transformers return can be passed as they are (plain skorch
-    nets raise a dtype error on them). Inputs may also be lists or pandas objects; class labels
+    nets raise a dtype error on them). A bfloat16 module's predictions are returned as
+    float32 (NumPy has no bfloat16). Inputs may also be lists or pandas objects; class labels
     may be any integer dtype of shape (n_samples,) or (n_samples, 1) (they index the network's
     outputs, 0 to n_classes - 1); a one-output regressor takes a 1-D target.
 """
