@@ -267,3 +267,23 @@ def test_bfloat16_net_predicts_in_float32():
     pruned = GlobalOneShotPruner(net, sparsity=0.5, prefit=True).fit(X, y)
     assert pruned.estimator_.module_[0].weight.dtype == torch.bfloat16
     assert 0.0 <= pruned.score(X, y) <= 1.0
+
+
+# -- integer X: indices pass, integer features into float layers get the fix -------------------
+
+
+def test_integer_features_into_a_float_net_name_the_cast():
+    X, y = _data()
+    images = (np.abs(X) * 40).astype(np.uint8)
+    with pytest.raises(TypeError, match=r"X holds integers \(torch.uint8\).*astype\('float32'\)"):
+        _net(max_epochs=1).fit(images, y)
+    # integer inputs are indices for an embedding, and pass unchanged
+    tokens = np.random.RandomState(0).randint(0, 10, size=(120, 3))
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 2))
+    net = L1RegularizedClassifier(
+        module, criterion=nn.CrossEntropyLoss, max_epochs=2, train_split=None, verbose=0
+    ).fit(tokens, y)
+    with torch.no_grad():
+        ref = module(torch.as_tensor(tokens)).argmax(dim=1).numpy()
+    np.testing.assert_array_equal(net.predict(tokens), ref)
