@@ -287,3 +287,26 @@ def test_integer_features_into_a_float_net_name_the_cast():
     with torch.no_grad():
         ref = module(torch.as_tensor(tokens)).argmax(dim=1).numpy()
     np.testing.assert_array_equal(net.predict(tokens), ref)
+
+
+# -- masks and importances that are not torch tensors ------------------------------------------
+
+
+def test_masks_and_scores_that_are_not_torch_tensors_name_the_conversion():
+    from sparselimit import PQIndex, prune_global
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    masks = prune_global(module, 0.5, copy=True).masks
+    as_numpy = {k: m.numpy() for k, m in masks.items()}
+    with pytest.raises(TypeError, match=r"got a ndarray of dtype bool.*torch\.as_tensor"):
+        prune_global(module, 0.8, copy=True, masks=as_numpy)
+    with pytest.raises(TypeError, match=r"got list.*torch\.as_tensor"):  # was AttributeError
+        PQIndex().score(module, masks={k: m.tolist() for k, m in masks.items()})
+    with pytest.raises(TypeError, match=r"got a torch\.float32 tensor.*mask\.bool\(\)"):
+        PQIndex().score(module, masks={k: m.float() for k, m in masks.items()})
+    # converted as the messages say, they give the bool masks' result
+    converted = {k: torch.as_tensor(m).bool() for k, m in as_numpy.items()}
+    assert PQIndex().score(module, masks=converted) == PQIndex().score(module, masks=masks)
+    with pytest.raises(TypeError, match=r"returned a ndarray.*torch\.as_tensor"):
+        prune_global(module, 0.5, copy=True, importance=lambda n, p: p.detach().abs().numpy())
