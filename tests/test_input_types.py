@@ -310,3 +310,32 @@ def test_masks_and_scores_that_are_not_torch_tensors_name_the_conversion():
     assert PQIndex().score(module, masks=converted) == PQIndex().score(module, masks=masks)
     with pytest.raises(TypeError, match=r"returned a ndarray.*torch\.as_tensor"):
         prune_global(module, 0.5, copy=True, importance=lambda n, p: p.detach().abs().numpy())
+
+
+# -- load_task (the command line's --data): a column y, integer labels read exactly ------------
+
+
+def test_load_task_takes_a_column_of_labels(tmp_path):
+    from sparselimit.datasets import load_task
+
+    X, y = _data(n=40, d=3)
+    np.savez(tmp_path / "flat.npz", X=X, y=y)
+    np.savez(tmp_path / "column.npz", X=X, y=y[:, None])
+    flat, column = load_task(str(tmp_path / "flat.npz")), load_task(str(tmp_path / "column.npz"))
+    np.testing.assert_array_equal(column.y_train, flat.y_train)
+    np.testing.assert_array_equal(column.X_train, flat.X_train)
+
+
+def test_csv_integer_labels_are_read_exactly(tmp_path):
+    from sparselimit.datasets import load_task
+
+    rng = np.random.RandomState(0)
+    big = [2**53, 2**53 + 1]  # one float64, two int64 values
+    rows = [f"{a:.3f},{b:.3f},{big[i % 2]}" for i, (a, b) in enumerate(rng.randn(20, 2))]
+    (tmp_path / "ids.csv").write_text("\n".join(rows))
+    task = load_task(str(tmp_path / "ids.csv"))  # was: "y holds a single class"
+    assert task.classes.tolist() == big and task.classes.dtype == np.int64
+    huge = ["12345678901234567891", "7"]  # beyond int64: class names, not a wrapped integer
+    rows = [f"{a:.3f},{b:.3f},{huge[i % 2]}" for i, (a, b) in enumerate(rng.randn(20, 2))]
+    (tmp_path / "huge.csv").write_text("\n".join(rows))
+    assert sorted(load_task(str(tmp_path / "huge.csv")).classes.tolist()) == sorted(huge)
