@@ -339,3 +339,32 @@ def test_csv_integer_labels_are_read_exactly(tmp_path):
     rows = [f"{a:.3f},{b:.3f},{huge[i % 2]}" for i, (a, b) in enumerate(rng.randn(20, 2))]
     (tmp_path / "huge.csv").write_text("\n".join(rows))
     assert sorted(load_task(str(tmp_path / "huge.csv")).classes.tolist()) == sorted(huge)
+
+
+# -- NumPy views with negative strides (X[::-1], np.flip) --------------------------------------
+
+
+def test_reversed_views_give_what_their_copies_give(fitted_net):
+    from sparselimit import measure_pruning_curve
+    from sparselimit.metrics import recall_distortion_report
+
+    X, y = _data()
+    Xr, yr = X[::-1], y[::-1]  # views: torch.as_tensor refuses their negative strides
+    Xc, yc = Xr.copy(), yr.copy()
+    kw = dict(prefit=True, n_probes=1, n_lanczos_steps=8, random_state=0, max_samples=90)
+    got = HessianSpectrum(fitted_net, **kw).fit(Xr, yr).trace_
+    assert got == HessianSpectrum(fitted_net, **kw).fit(Xc, yc).trace_
+    v = torch.ones(sum(p.numel() for p in fitted_net.module_.parameters() if p.dim() > 1))
+    op = HessianOperator(fitted_net.module_, nn.CrossEntropyLoss(), Xr, yr)
+    assert torch.equal(
+        op @ v, HessianOperator(fitted_net.module_, nn.CrossEntropyLoss(), Xc, yc) @ v
+    )
+    sweep = dict(sparsities=[0.0, 0.5, 0.9])
+    got = measure_pruning_curve(fitted_net, Xr, yr, **sweep)
+    ref = measure_pruning_curve(fitted_net, Xc, yc, **sweep)
+    np.testing.assert_array_equal(got.scores, ref.scores)
+    np.testing.assert_array_equal(got.losses, ref.losses)
+    module = fitted_net.module_
+    assert recall_distortion_report(module, module, Xr, yr) == recall_distortion_report(
+        module, module, Xc, yc
+    )

@@ -11,7 +11,7 @@ from torch import nn
 from torch.func import functional_call, grad, jvp
 
 from ..utils import check_X_y, select_prunable
-from ..utils._validation import _dense
+from ..utils._validation import _dense, _torch_ready
 from ._base import LinearOperatorBase
 
 __all__ = ["HessianOperator"]
@@ -120,7 +120,7 @@ def _to_tensor(a, device, dtype):
             f"got a {type(a).__name__} with keys {sorted(map(str, a))[:5]}. A module with "
             "several inputs is not supported: wrap it in one taking a single tensor."
         )
-    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(_dense(a)))
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(_torch_ready(np.asarray(_dense(a))))
     if t.is_floating_point():
         return t.to(device=device, dtype=dtype)
     if t.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8):

@@ -16,7 +16,7 @@ from ..spectral._estimator import _gather
 from ..training import MaskEnforcer
 from ..training._default import _default_input
 from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
-from ..utils._validation import _as_array, _torch_seeded
+from ..utils._validation import _as_array, _torch_ready, _torch_seeded
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -358,9 +358,11 @@ def measure_pruning_curve(
                 "against it. Pass the targets of X (or a Dataset yielding (X, y) as X)."
             )
         X, y = _gather(net, X, None, "measure_pruning_curve")  # the targets it yields
-    # targets as skorch's loss takes them (it converts neither a list nor a pandas Series)
-    y = _as_array(y)
-    y_fine_tune = _as_array(y_fine_tune)
+    # targets as skorch's loss takes them (it converts neither a list nor a pandas Series),
+    # and arrays as torch takes them (not views with negative strides, such as X[::-1])
+    X, X_fine_tune = _torch_ready(X), _torch_ready(X_fine_tune)
+    y = _torch_ready(_as_array(y))
+    y_fine_tune = _torch_ready(_as_array(y_fine_tune))
     classes = getattr(estimator, "classes_", None) if net is not estimator else None
     if net is not estimator and estimator.estimator is None:
         # the default net of a PruningLimitEstimator was trained on X as a 2-D float32 array

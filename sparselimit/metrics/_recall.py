@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..utils import check_sparsity
+from ..utils._validation import _torch_ready
 
 __all__ = [
     "per_class_recall",
@@ -277,7 +278,7 @@ def _module_predict(module: nn.Module, X, batch_size: int = 1024) -> np.ndarray:
             device, dtype = param.device, param.dtype
         except StopIteration:
             device, dtype = torch.device("cpu"), torch.float32
-        X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+        X = X if isinstance(X, torch.Tensor) else torch.as_tensor(_torch_ready(np.asarray(X)))
         if X.is_floating_point():
             X = X.to(dtype)
         out = [

@@ -117,6 +117,14 @@ def _dense(data):
     return data
 
 
+def _torch_ready(data):
+    """A NumPy view with negative strides (``X[::-1]``, ``np.flip``) copied, which
+    ``torch.as_tensor`` refuses; anything else unchanged (no copy)."""
+    if isinstance(data, np.ndarray) and any(s < 0 for s in data.strides):
+        return np.ascontiguousarray(data)
+    return data
+
+
 def _class_indices(y):
     """``y`` (a tensor) as the int64 class indices torch's classification losses take, or
     None when it holds something else.
