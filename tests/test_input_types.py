@@ -368,3 +368,18 @@ def test_reversed_views_give_what_their_copies_give(fitted_net):
     assert recall_distortion_report(module, module, Xr, yr) == recall_distortion_report(
         module, module, Xc, yc
     )
+
+
+def test_curve_of_bfloat16_regressor_scores_r2():
+    from sklearn.metrics import r2_score
+
+    from sparselimit import L1RegularizedRegressor, measure_pruning_curve
+
+    X, _ = _data(n=100, d=5)
+    y = (X @ np.array([1.0, -1.0, 0.5, 0.0, 0.0], dtype=np.float32))[:, None]
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 1)).to(torch.bfloat16)
+    net = L1RegularizedRegressor(module, max_epochs=5, lr=0.05, train_split=None, verbose=0)
+    net.fit(X, y)
+    curve = measure_pruning_curve(net, X, y, sparsities=[0.0])
+    assert curve.scores[0] == pytest.approx(r2_score(y, net.predict(X)), abs=1e-6)

@@ -213,7 +213,8 @@ def _score_fn(net, scoring):
     from sklearn.metrics import r2_score
 
     def r2(y_pred, X, y):
-        yp = _prediction(y_pred).detach().cpu().numpy()
+        yp = _prediction(y_pred).detach().cpu()
+        yp = (yp.float() if yp.dtype == torch.bfloat16 else yp).numpy()  # NumPy has no bfloat16
         yt = np.asarray(y)
         return float(r2_score(yt.reshape(yp.shape) if yt.size == yp.size else yt, yp))
 
