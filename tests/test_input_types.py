@@ -383,3 +383,17 @@ def test_curve_of_bfloat16_regressor_scores_r2():
     net.fit(X, y)
     curve = measure_pruning_curve(net, X, y, sparsities=[0.0])
     assert curve.scores[0] == pytest.approx(r2_score(y, net.predict(X)), abs=1e-6)
+
+
+@pytest.mark.parametrize("where", ["2.weight", "2.bias"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_curve_refuses_a_net_with_non_finite_weights(fitted_net, where, bad):
+    from sparselimit import measure_pruning_curve
+
+    X, y = _data()
+    net = copy.deepcopy(fitted_net)
+    with torch.no_grad():
+        net.module_.get_parameter(where).view(-1)[0] = bad
+    # it used to score every point the same (argmax of NaN logits), with no word of warning
+    with pytest.raises(ValueError, match=rf"Parameter '{where}'.*NaN or infinity"):
+        measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5])

@@ -15,7 +15,14 @@ from ..spectral import skorch_data_loss
 from ..spectral._estimator import _gather
 from ..training import MaskEnforcer
 from ..training._default import _default_input
-from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
+from ..utils import (
+    check_sparsity,
+    check_weights_finite,
+    check_X_y,
+    make_generator,
+    resolve_module,
+    select_prunable,
+)
 from ..utils._validation import _as_array, _torch_ready, _torch_seeded
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
@@ -411,6 +418,9 @@ def measure_pruning_curve(
         else:
             include = getattr(net, "prunable_include", None)
             exclude = getattr(net, "prunable_exclude", None)
+    # a diverged net scores a constant on every point (argmax of NaN logits): refuse it, as
+    # prune_global and PruningLimitEstimator do
+    check_weights_finite(dict(module.named_parameters()), where=type(net).__name__)
     params = list(select_prunable(module, include, exclude).values())
     sizes = [p.numel() for p in params]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
