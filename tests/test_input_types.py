@@ -397,3 +397,18 @@ def test_curve_refuses_a_net_with_non_finite_weights(fitted_net, where, bad):
     # it used to score every point the same (argmax of NaN logits), with no word of warning
     with pytest.raises(ValueError, match=rf"Parameter '{where}'.*NaN or infinity"):
         measure_pruning_curve(net, X, y, sparsities=[0.0, 0.5])
+
+
+def test_default_net_takes_tensors_that_require_grad():
+    from sparselimit import GlobalOneShotPruner
+
+    X, y = _data(n=100, d=5)
+    Xg = torch.tensor(X, requires_grad=True)
+    yg = torch.tensor(X[:, :1] - X[:, 1:2], requires_grad=True)  # a regression target
+    kw = dict(sparsity=0.5, random_state=0)
+    ref = GlobalOneShotPruner(**kw).fit(X, y)
+    got = GlobalOneShotPruner(**kw).fit(Xg, y)
+    np.testing.assert_array_equal(got.predict_proba(Xg), ref.predict_proba(X))
+    reg = GlobalOneShotPruner(**kw).fit(Xg, yg)
+    ref = GlobalOneShotPruner(**kw).fit(X, yg.detach().numpy())
+    np.testing.assert_array_equal(reg.predict(Xg), ref.predict(X))

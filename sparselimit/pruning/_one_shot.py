@@ -17,7 +17,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..training import MaskEnforcer
-from ..training._default import _check_default_regressor, _default_estimator, _default_input
+from ..training._default import (
+    _check_default_regressor,
+    _default_estimator,
+    _default_input,
+    _host,
+)
 from ..utils import (
     PrunedNetMixin,
     check_weights_finite,
@@ -311,7 +316,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             est.fit(X, y_codes, **fit_params)
             if is_regressor(est):
                 _check_default_regressor(est, y_codes)
-            return est, X, y_codes, (classes, np.asarray(y).ndim)
+            return est, X, y_codes, (classes, np.asarray(_host(y)).ndim)
         if self.prefit:
             _check_net_fitted(self.estimator)
             if self.fine_tune_epochs:  # fine-tuning trains on y
