@@ -11,6 +11,7 @@ from torch import nn
 from torch.func import functional_call, grad, jvp
 
 from ..utils import check_X_y, select_prunable
+from ..utils._validation import _dense, _torch_ready
 from ._base import LinearOperatorBase
 
 __all__ = ["HessianOperator"]
@@ -119,7 +120,7 @@ def _to_tensor(a, device, dtype):
             f"got a {type(a).__name__} with keys {sorted(map(str, a))[:5]}. A module with "
             "several inputs is not supported: wrap it in one taking a single tensor."
         )
-    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(_torch_ready(np.asarray(_dense(a))))
     if t.is_floating_point():
         return t.to(device=device, dtype=dtype)
     if t.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8):
@@ -176,7 +177,9 @@ class HessianOperator(LinearOperatorBase):
     device : str or torch.device, default=None
         Where products are computed; None follows the module's parameters.
     dtype : torch.dtype, default=None
-        Precision of the products; None follows the module (float32 for most nets). Use
+        Precision of the products; None follows the module (float32 for most nets), except
+        that a float16 or bfloat16 module is differentiated in float32 (on a copy of its
+        weights), as half-precision second derivatives are mostly rounding error. Use
         ``torch.float64`` for exactness checks.
     hvp_method : str, default='double_backward'
         How one product is computed: ``'double_backward'``, ``'forward_over_reverse'``
@@ -314,6 +317,10 @@ class HessianOperator(LinearOperatorBase):
         if dtype is None:
             floats = [p.dtype for p in named.values() if p.is_floating_point()]
             dtype = floats[0] if floats else torch.get_default_dtype()
+            # second derivatives in float16 / bfloat16 lose the curvature to rounding (a
+            # float16 MLP's trace came out negative): compute on a float32 copy
+            if torch.finfo(dtype).bits < 32:
+                dtype = torch.float32
         if not dtype.is_floating_point:
             raise ValueError(f"`dtype` must be a floating-point torch dtype; got {dtype}.")
         self.dtype = dtype
@@ -344,6 +351,7 @@ class HessianOperator(LinearOperatorBase):
         from torch.utils.data import DataLoader, RandomSampler
 
         self._loader = None
+        X = _dense(X)
         if isinstance(X, DataLoader) or (
             y is None and not isinstance(X, (np.ndarray, torch.Tensor)) and _is_batch_iter(X)
         ):

@@ -124,6 +124,12 @@ def _read_csv(path: Path):
     labels = [row[-1] for row in rows]
     if not all(_is_number(v) for v in labels):
         return X, np.array(labels)  # class names: encoded by load_task as for a .npz file
+    try:  # integer labels exactly: through float, ids past 2**53 merge and past 2**63 wrap
+        return X, np.array([int(v) for v in labels], dtype=np.int64)
+    except ValueError:  # "1.0", "1e3": read as floats below
+        pass
+    except OverflowError:  # beyond int64: kept as the class names they are
+        return X, np.array(labels)
     y = np.array([float(v) for v in labels])
     # "3" in a CSV is the integer 3, as it would be in a .npz file
     return X, (y.astype(np.int64) if np.isfinite(y).all() and (y == np.round(y)).all() else y)
@@ -136,6 +142,8 @@ def _encode_labels(y: np.ndarray, where: str):
     (a "class" per value, each too rare) or a single class (an error much later, in training)
     do not say what is wrong with the data.
     """
+    if y.ndim == 2 and y.shape[1] == 1:  # a column of labels (np.savez of y[:, None])
+        y = y.reshape(-1)
     if y.ndim != 1:
         raise ValueError(
             f"{where}: y must be 1-D, one class label per sample; got shape {y.shape}. "
@@ -200,9 +208,10 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
     ------
     ValueError
         For data it cannot use, with what is wrong and the fix: a missing or malformed file,
-        ``y`` that is not one class label per sample (a 2-D ``y``; a continuous float target,
-        i.e. floats that are not all whole numbers: classification only), a single class, or
-        a class with a single sample (the split is stratified).
+        ``y`` that is not one class label per sample (a 2-D ``y`` other than a column of
+        labels; a continuous float target, i.e. floats that are not all whole numbers:
+        classification only), a single class, or a class with a single sample (the split is
+        stratified).
 
     Examples
     --------

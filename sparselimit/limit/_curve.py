@@ -12,9 +12,18 @@ import numpy as np
 import torch
 
 from ..spectral import skorch_data_loss
+from ..spectral._estimator import _gather
 from ..training import MaskEnforcer
-from ..utils import check_sparsity, check_X_y, make_generator, resolve_module, select_prunable
-from ..utils._validation import _as_array, _rng_shielded, _torch_seeded, _unfreeze
+from ..training._default import _default_input
+from ..utils import (
+    check_sparsity,
+    check_weights_finite,
+    check_X_y,
+    make_generator,
+    resolve_module,
+    select_prunable,
+)
+from ..utils._validation import _as_array, _rng_shielded, _torch_ready, _torch_seeded, _unfreeze
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -244,7 +253,8 @@ def _score_fn(net, scoring):
     from sklearn.metrics import r2_score
 
     def r2(y_pred, X, y):
-        yp = _prediction(y_pred).detach().cpu().numpy()
+        yp = _prediction(y_pred).detach().cpu()
+        yp = (yp.float() if yp.dtype == torch.bfloat16 else yp).numpy()  # NumPy has no bfloat16
         yt = np.asarray(y)
         return float(r2_score(yt.reshape(yp.shape) if yt.size == yp.size else yt, yp))
 
@@ -322,7 +332,11 @@ def measure_pruning_curve(
     estimator : skorch net or fitted PruningLimitEstimator
         The trained net (for a ``PruningLimitEstimator``, its ``estimator_``). Never modified.
     X, y : array-like
-        Data the pruned nets are scored on (held-out data for an honest limit).
+        Data the pruned nets are scored on (held-out data for an honest limit); ``X`` may
+        also be a ``Dataset`` yielding ``(X, y)`` tensors, with ``y=None``. For a
+        ``PruningLimitEstimator`` fitted with ``estimator=None``, ``X`` is converted as its
+        ``fit`` converted it (a float32 array; integer, bool and scipy.sparse ``X`` included)
+        and ``y`` holds its labels.
     sparsities : array-like of float in [0, 1), default=None
         Sparsities to measure; default ``np.linspace(0, 0.99, 100)``. Sorted; 0 is the dense
         net. With ``fine_tune_epochs > 0``, 0 is added if missing: the dense net retrained the
@@ -384,10 +398,24 @@ def measure_pruning_curve(
         )
     resolve_module(net)
     check_X_y(X, y)
-    # targets as skorch's loss takes them (it converts neither a list nor a pandas Series)
-    y = _as_array(y)
-    y_fine_tune = _as_array(y_fine_tune)
+    if y is None:
+        if not isinstance(X, torch.utils.data.Dataset):
+            raise ValueError(
+                "measure_pruning_curve requires y to be passed: the pruned nets are scored "
+                "against it. Pass the targets of X (or a Dataset yielding (X, y) as X)."
+            )
+        X, y = _gather(net, X, None, "measure_pruning_curve")  # the targets it yields
+    # targets as skorch's loss takes them (it converts neither a list nor a pandas Series),
+    # and arrays as torch takes them (not views with negative strides, such as X[::-1])
+    X, X_fine_tune = _torch_ready(X), _torch_ready(X_fine_tune)
+    y = _torch_ready(_as_array(y))
+    y_fine_tune = _torch_ready(_as_array(y_fine_tune))
     classes = getattr(estimator, "classes_", None) if net is not estimator else None
+    if net is not estimator and estimator.estimator is None:
+        # the default net of a PruningLimitEstimator was trained on X as a 2-D float32 array
+        # (integer images, bool features and sparse matrices converted): score it the same way
+        X = _default_input(X)
+        X_fine_tune = None if X_fine_tune is None else _default_input(X_fine_tune)
     if classes is not None:  # the default net of a PruningLimitEstimator: labels -> codes
         y = _encode(y, classes)
         y_fine_tune = None if y_fine_tune is None else _encode(y_fine_tune, classes)
@@ -429,6 +457,9 @@ def measure_pruning_curve(
         else:
             include = getattr(net, "prunable_include", None)
             exclude = getattr(net, "prunable_exclude", None)
+    # a diverged net scores a constant on every point (argmax of NaN logits): refuse it, as
+    # prune_global and PruningLimitEstimator do
+    check_weights_finite(dict(module.named_parameters()), where=type(net).__name__)
     params = list(select_prunable(module, include, exclude).values())
     sizes = [p.numel() for p in params]
     offsets = np.concatenate([[0], np.cumsum(sizes)])

@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..curvature import HessianOperator
 from ..spectral import skorch_data_loss, slq_spectrum
+from ..spectral._estimator import _gather
 from ..training._default import _check_default_regressor, _default_estimator
 from ..utils import (
     check_weights_finite,
@@ -64,27 +65,6 @@ EXACT_MAX_PARAMS = 10_000
 
 def _is_skorch(obj) -> bool:
     return hasattr(obj, "module") and hasattr(obj, "get_loss") and hasattr(obj, "initialize")
-
-
-def _gather(net, X, y):
-    """``(X, y)`` as the tensors the skorch net sees, concatenated."""
-    from skorch.dataset import unpack_data
-
-    loader = torch.utils.data.DataLoader(net.get_dataset(X, y), batch_size=4096, shuffle=False)
-    xs, ys = [], []
-    for batch in loader:
-        Xi, yi = unpack_data(batch)
-        if not isinstance(Xi, torch.Tensor):
-            raise TypeError(
-                "PruningLimitEstimator needs X that the net turns into a single tensor (a "
-                f"NumPy array or tensor); got batches of {type(Xi).__name__}."
-            )
-        xs.append(Xi)
-        if isinstance(yi, torch.Tensor):
-            ys.append(yi)
-    Xt = torch.cat(xs)
-    yt = torch.cat(ys) if ys else None
-    return Xt, yt
 
 
 @contextlib.contextmanager
@@ -415,7 +395,7 @@ class PruningLimitEstimator(BaseEstimator):
         return net_selection(net, self.include, self.exclude)
 
     def _hessian_data(self, net, X, y, gen):
-        Xt, yt = _gather(net, X, y)
+        Xt, yt = _gather(net, X, y, type(self).__name__)
         n = len(Xt)
         if self.max_samples is not None:
             m = (

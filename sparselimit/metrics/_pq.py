@@ -91,7 +91,12 @@ def _row_stats(w: torch.Tensor, keep: torch.Tensor | None, p: float, q: float) -
     blocks = [slice(j, j + step) for j in range(0, n_cols, step)]
 
     def magnitudes(cols):  # |w| of a column block in float64, masked entries 0
-        block = a[:, cols].abs().to(torch.float64)
+        block = a[:, cols]
+        # integers and bools go to float64 first: |int8(-128)| overflows, torch has no |bool|
+        if block.is_floating_point() or block.is_complex():
+            block = block.abs().to(torch.float64)
+        else:
+            block = block.double().abs_()
         return block if keep is None else block.masked_fill(~keep[:, cols], 0.0)
 
     if keep is None:
@@ -138,6 +143,12 @@ def _pq_from_stats(stats: _Stats, p: float, q: float) -> np.ndarray:
 def _as_tensor(w, name: str) -> torch.Tensor:
     if isinstance(w, torch.Tensor):
         return w.detach()
+    if isinstance(w, nn.Module) or hasattr(w, "module_") or hasattr(w, "estimator"):
+        raise TypeError(
+            f"`{name}` must be a weight array or tensor; got the model {type(w).__name__}. "
+            "For the PQ index of a network's prunable weights use "
+            "sparselimit.metrics.PQIndex().score(model) (scope='layer' or 'neuron' per unit)."
+        )
     try:
         # contiguous: torch.from_numpy rejects views with negative strides (w[::-1], np.flip)
         arr = np.ascontiguousarray(w, dtype=np.float64)
@@ -159,12 +170,14 @@ def _neuron_rows(t: torch.Tensor, owner) -> torch.Tensor:
     convolution's weight is ``(in_channels, out_channels // groups, *kernel)``: output channel
     ``g * (out_channels // groups) + j`` is column ``j`` of the rows of group ``g``.
     """
+    # sizes spelled out rather than -1, which torch cannot infer for a zero-size layer
     if isinstance(owner, _TRANSPOSED_CONV) and t.dim() >= 2:
         groups, out_per_group = owner.groups, t.shape[1]
+        in_per_group, kernel = t.shape[0] // groups, math.prod(t.shape[2:])
         # (group, in per group, out per group, kernel) -> (group, out per group, in, kernel)
-        t = t.reshape(groups, t.shape[0] // groups, out_per_group, -1).permute(0, 2, 1, 3)
-        return t.reshape(groups * out_per_group, -1)
-    return t.reshape(t.shape[0], -1)
+        t = t.reshape(groups, in_per_group, out_per_group, kernel).permute(0, 2, 1, 3)
+        return t.reshape(groups * out_per_group, in_per_group * kernel)
+    return t.reshape(t.shape[0], math.prod(t.shape[1:]))
 
 
 def _owner(module: nn.Module, name: str):

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..utils import check_sparsity
-from ..utils._validation import _rng_shielded, _unfreeze
+from ..utils._validation import _rng_shielded, _torch_ready, _unfreeze
 
 __all__ = [
     "per_class_recall",
@@ -56,13 +56,44 @@ def _labels(y_true, labels):
     return y_true, labels
 
 
+def _is_text(a: np.ndarray) -> bool:
+    return a.dtype.kind in "US" or (
+        a.dtype.kind == "O" and a.size > 0 and isinstance(a.flat[0], (str, bytes))
+    )
+
+
+def _check_pred(y_true: np.ndarray, y_pred, name: str) -> np.ndarray:
+    """``y_pred`` as an array of the shape of ``y_true``, with labels of its kind: text labels
+    against numeric predictions never compare equal, so every recall would silently be 0 and
+    ``alpha`` NaN."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.shape != y_true.shape:
+        raise ValueError(
+            f"`{name}` must have the shape of `y_true` {y_true.shape}; got {y_pred.shape}."
+        )
+    if y_true.size and _is_text(y_true) != _is_text(y_pred):
+        kinds = ("text", "numeric") if _is_text(y_true) else ("numeric", "text")
+        true, pred = (
+            a.flat[0].item() if isinstance(a.flat[0], np.generic) else a.flat[0]
+            for a in (y_true, y_pred)
+        )
+        raise ValueError(
+            f"`y_true` holds {kinds[0]} labels (e.g. {true!r}) but `{name}` holds "
+            f"{kinds[1]} ones (e.g. {pred!r}), so no prediction can match. A skorch "
+            "net predicts class codes 0..n_classes-1: pass y encoded as it was trained "
+            "(sklearn.preprocessing.LabelEncoder), or models that predict your labels (a "
+            "GlobalOneShotPruner trained with estimator=None does)."
+        )
+    return y_pred
+
+
 def per_class_recall(y_true, y_pred, labels=None) -> np.ndarray:
     """Recall of every class: the fraction of its samples predicted as that class.
 
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels.
+        True and predicted labels, of one kind (both numbers or both text).
     labels : array-like, default=None
         Classes to report, in this order; default: the sorted classes present in ``y_true``.
         A label absent from ``y_true`` raises ``ValueError`` (its recall is undefined).
@@ -78,11 +109,7 @@ def per_class_recall(y_true, y_pred, labels=None) -> np.ndarray:
     array([0.5, 1. ])
     """
     y_true, labels = _labels(y_true, labels)
-    y_pred = np.asarray(y_pred)
-    if y_pred.shape != y_true.shape:
-        raise ValueError(
-            f"`y_pred` must have the shape of `y_true` {y_true.shape}; got {y_pred.shape}."
-        )
+    y_pred = _check_pred(y_true, y_pred, "y_pred")
     return np.array([np.mean(y_pred[y_true == lab] == lab) for lab in labels], dtype=float)
 
 
@@ -183,7 +210,8 @@ def recall_distortion(y_true, y_pred_dense, y_pred_pruned, *, labels=None) -> Re
     y_true : array-like of shape (n_samples,)
         True labels.
     y_pred_dense, y_pred_pruned : array-like of shape (n_samples,)
-        Predictions of the dense and of the pruned model on the same samples.
+        Predictions of the dense and of the pruned model on the same samples, labels of the
+        kind of ``y_true`` (text labels against class codes are a ``ValueError``).
     labels : array-like, default=None
         Classes to report (default: those in ``y_true``); each must occur in ``y_true``.
 
@@ -208,13 +236,8 @@ def recall_distortion(y_true, y_pred_dense, y_pred_pruned, *, labels=None) -> Re
     (2.1333, True)
     """
     y_true, labels = _labels(y_true, labels)
-    y_pred_dense = np.asarray(y_pred_dense)
-    y_pred_pruned = np.asarray(y_pred_pruned)
-    for name, pred in (("y_pred_dense", y_pred_dense), ("y_pred_pruned", y_pred_pruned)):
-        if pred.shape != y_true.shape:
-            raise ValueError(
-                f"`{name}` must have the shape of `y_true` {y_true.shape}; got {pred.shape}."
-            )
+    y_pred_dense = _check_pred(y_true, y_pred_dense, "y_pred_dense")
+    y_pred_pruned = _check_pred(y_true, y_pred_pruned, "y_pred_pruned")
     rec_d = per_class_recall(y_true, y_pred_dense, labels)
     rec_p = per_class_recall(y_true, y_pred_pruned, labels)
     acc_d = float(np.mean(y_pred_dense == y_true))
@@ -258,7 +281,7 @@ def _module_predict(module: nn.Module, X, batch_size: int = 1024) -> np.ndarray:
             device, dtype = param.device, param.dtype
         except StopIteration:
             device, dtype = torch.device("cpu"), torch.float32
-        X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+        X = X if isinstance(X, torch.Tensor) else torch.as_tensor(_torch_ready(np.asarray(X)))
         if X.is_floating_point():
             X = X.to(dtype)
         out = [

@@ -242,7 +242,13 @@ def prune_global(
             sources = {}
             for name, p in params.items():
                 s = score_fn(name, p)
-                if not isinstance(s, torch.Tensor) or tuple(s.shape) != tuple(p.shape):
+                if not isinstance(s, torch.Tensor):
+                    raise TypeError(
+                        f"`importance` must return a torch tensor of the parameter's shape; for "
+                        f"'{name}' it returned a {type(s).__name__}. Return a tensor (e.g. "
+                        "torch.as_tensor(scores))."
+                    )
+                if tuple(s.shape) != tuple(p.shape):
                     raise ValueError(
                         f"`importance` must return a tensor of the parameter's shape; for '{name}' "
                         f"it returned {getattr(s, 'shape', type(s).__name__)} instead of "

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..utils import check_X_y, select_prunable
-from ..utils._validation import _rng_shielded
+from ..utils._validation import _dense, _rng_shielded
 
 __all__ = ["undecayed_score", "undecayed_importance", "make_undecayed_importance"]
 
@@ -228,6 +228,7 @@ def _accumulate_gradients(net, module, loss_fn, X, y, tensors, grads, batch_size
     device = tensors[0].device
     modes = {m: m.training for m in module.modules()}
     flags = [p.requires_grad for p in tensors]
+    X = _dense(X)  # a scipy.sparse X has no len()
     n_total = len(X)
     try:
         module.eval()

@@ -232,7 +232,8 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         weights -- what the next round's ``c`` is computed from with ``scope="global"``);
         ``"layer_pq_index"`` and ``"layer_remaining"`` (dicts per tensor); ``"score"`` (the
         net's ``score`` after training -- accuracy for classifiers, R^2 for regressors -- on
-        ``eval_set`` when given, else on the training data; NaN if the net has no ``score``).
+        ``eval_set`` when given, else on the training data; NaN if the net has no ``score``
+        or there are no targets, as with a ``Dataset`` X and ``y=None``).
     n_rounds_ : int
         Pruning rounds performed (``<= n_rounds``).
     sparsity_ : float
@@ -395,10 +396,10 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         kept = {n: int(masks[n].sum()) for n in names}
         sizes = {n: masks[n].numel() for n in names}
         n_kept = sum(kept.values())
-        if hasattr(net, "score"):
-            Xs, ys = eval_set if eval_set is not None else (X, y)
+        Xs, ys = eval_set if eval_set is not None else (X, y)
+        if hasattr(net, "score") and ys is not None:
             score = float(net.score(Xs, ys))
-        else:
+        else:  # no score, or no targets to score against (a Dataset X carrying its own)
             score = float("nan")
         return {
             "round": round_,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..utils import check_sparsity
+from ..utils._masks import _check_mask_type
 
 __all__ = ["compute_masks"]
 
@@ -239,11 +240,7 @@ def _masks_from_sources(
             )
         for name, s in sources.items():
             m = masks[name]
-            if not isinstance(m, torch.Tensor) or m.dtype != torch.bool:
-                raise TypeError(
-                    f"Mask for '{name}' must be a bool tensor (True = kept); got "
-                    f"{getattr(m, 'dtype', type(m).__name__)}."
-                )
+            _check_mask_type(name, m)
             if tuple(m.shape) != tuple(s.shape):
                 raise ValueError(
                     f"Mask for '{name}' has shape {tuple(m.shape)} but its scores have shape "

@@ -16,7 +16,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..training import MaskEnforcer
-from ..training._default import _check_default_regressor, _default_estimator, _default_input
+from ..training._default import (
+    _check_default_regressor,
+    _default_estimator,
+    _default_input,
+    _host,
+)
 from ..utils import (
     PrunedNetMixin,
     check_weights_finite,
@@ -319,7 +324,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             est.fit(X, y_codes, **fit_params)
             if is_regressor(est):
                 _check_default_regressor(est, y_codes)
-            return est, X, y_codes, (classes, np.asarray(y).ndim)
+            return est, X, y_codes, (classes, np.asarray(_host(y)).ndim)
         net, frozen = _unfreeze(self.estimator)
         if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
             _check_net_fitted(net)

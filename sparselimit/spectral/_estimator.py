@@ -15,6 +15,7 @@ from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _with_reduction
 from ..utils._validation import (
     _class_indices,
+    _dense,
     _rng_shielded,
     _torch_seeded,
     _unfreeze,
@@ -91,6 +92,28 @@ def _batch_weight(criterion, y_true) -> float | None:
     if criterion.weight is None:
         return float(counted.numel())
     return float(criterion.weight.detach().to(counted.device)[counted].double().sum())
+
+
+def _gather(net, X, y, owner: str):
+    """``(X, y)`` as the tensors the skorch net sees, concatenated (for a ``Dataset`` X, the
+    samples it yields)."""
+    from skorch.dataset import unpack_data
+
+    loader = torch.utils.data.DataLoader(net.get_dataset(X, y), batch_size=4096, shuffle=False)
+    xs, ys = [], []
+    for batch in loader:
+        Xi, yi = unpack_data(batch)
+        if not isinstance(Xi, torch.Tensor):
+            raise TypeError(
+                f"{owner} needs X that the net turns into a single tensor (a NumPy array, "
+                f"tensor or a Dataset yielding tensors); got batches of {type(Xi).__name__}."
+            )
+        xs.append(Xi)
+        if isinstance(yi, torch.Tensor):
+            ys.append(yi)
+    Xt = torch.cat(xs)
+    yt = torch.cat(ys) if ys else None
+    return Xt, yt
 
 
 def _take_rows(a, idx):
@@ -248,8 +271,10 @@ class HessianSpectrum(BaseEstimator):
         Parameters
         ----------
         X : array-like or tensor of shape (n_samples, ...)
-            Inputs, unaugmented, in a fixed order (NumPy array, tensor, list or pandas
-            DataFrame; ``max_samples`` picks rows by position).
+            Inputs, unaugmented, in a fixed order (NumPy array, tensor, list, pandas
+            DataFrame, scipy.sparse matrix, which is densified, or a ``Dataset`` yielding
+            ``(X, y)`` tensors, whose samples are gathered; ``max_samples`` picks rows by
+            position).
         y : array-like or tensor of shape (n_samples, ...), default=None
             Targets.
 
@@ -287,6 +312,9 @@ class HessianSpectrum(BaseEstimator):
             loss_fn = skorch_data_loss(net)
             module = resolve_module(net)
 
+            X = _dense(X)  # the operator takes X as one dense tensor
+            if isinstance(X, torch.utils.data.Dataset):  # skorch's or torch's: its samples
+                X, y = _gather(net, X, y, type(self).__name__)
             idx = self._subsample(len(X), gen)
             if idx is not None:
                 X, y = _take_rows(X, idx), _take_rows(y, idx)

@@ -20,6 +20,12 @@ from ._l1 import L1RegularizedClassifier, L1RegularizedRegressor
 from ._models import MLP
 
 
+def _host(a):
+    """A tensor as a NumPy array (``np.asarray`` refuses one that requires grad, or one on a
+    GPU); anything else unchanged."""
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
+
+
 def _default_input(X) -> np.ndarray:
     """``X`` as the default net takes it: a 2-D float32 array (a scipy sparse matrix is
     densified: the default net is a small dense MLP)."""
@@ -32,7 +38,7 @@ def _default_input(X) -> np.ndarray:
             "inputs). Pass your own skorch net, whose module takes these keyword arguments, "
             "as `estimator`."
         )
-    X = np.asarray(X)
+    X = np.asarray(_host(X))
     if X.ndim != 2:
         raise ValueError(
             f"With estimator=None, X must be a 2-D array (n_samples, n_features); got shape "
@@ -93,7 +99,7 @@ def _default_estimator(X, y, random_state=None):
             "skorch net as `estimator`."
         )
     X = _default_input(X)
-    y = np.asarray(y)
+    y = np.asarray(_host(y))
     common = dict(
         l1_alpha=1e-4,
         optimizer=torch.optim.SGD,

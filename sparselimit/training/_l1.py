@@ -31,6 +31,15 @@ def l1_penalty(params) -> torch.Tensor:
     return torch.stack([p.abs().sum() for p in params]).sum()
 
 
+def _integer_dtype(x):
+    """The dtype of the first integer tensor in ``x`` (a tensor or a dict of them), else None."""
+    tensors = x.values() if isinstance(x, Mapping) else [x]
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and not t.is_floating_point() and not t.is_complex():
+            return t.dtype
+    return None
+
+
 class _L1Mixin:
     """Adds ``l1_alpha * sum|w|`` over the prunable weights to the training loss.
 
@@ -93,7 +102,33 @@ class _L1Mixin:
         dtype = self._module_dtype()
         if dtype is not None:
             x = self._cast_floats(to_tensor(x, device=self.device), dtype)
-        return super().infer(x, **fit_params)
+        try:
+            return super().infer(x, **fit_params)
+        except RuntimeError as exc:
+            # integer inputs are passed on unchanged (they may be indices, for nn.Embedding);
+            # uint8 images into a float layer fail in torch with no word on the fix
+            integer = _integer_dtype(x)
+            if dtype is None or integer is None or "type" not in str(exc):
+                raise
+            raise TypeError(
+                f"X holds integers ({integer}) but {type(self.module_).__name__} computes in "
+                f"{dtype} and failed on them ({exc}). Integer inputs are passed on unchanged "
+                "(they may be indices, e.g. for nn.Embedding); cast features to floats first, "
+                "e.g. X.astype('float32') (images: X.astype('float32') / 255)."
+            ) from exc
+
+    def _get_predict_nonlinearity(self):
+        nonlin = super()._get_predict_nonlinearity()
+
+        def numpy_safe(y_pred):
+            # NumPy has no bfloat16: skorch's to_numpy failed on a bfloat16 module's output
+            # ("Got unsupported ScalarType BFloat16"), so predict / predict_proba did too
+            out = nonlin(y_pred)
+            if isinstance(out, torch.Tensor) and out.dtype == torch.bfloat16:
+                return out.float()
+            return out
+
+        return numpy_safe
 
     def get_dataset(self, X, y=None):
         # lists and pandas objects as scikit-learn takes them: skorch would read a DataFrame
@@ -139,7 +174,10 @@ _PARAMS_DOC = """
     -----
     Floating-point inputs (and regression targets) are cast to the module's dtype, so the
     float64 arrays scikit-learn's transformers return can be passed as they are (plain skorch
-    nets raise a dtype error on them). Inputs may also be lists or pandas objects; class labels
+    nets raise a dtype error on them). Integer inputs are passed on unchanged (indices for
+    ``nn.Embedding``); integer features (uint8 images) reaching a float layer are a
+    ``TypeError`` that names the cast. A bfloat16 module's predictions are returned as
+    float32 (NumPy has no bfloat16). Inputs may also be lists or pandas objects; class labels
     may be any integer dtype of shape (n_samples,) or (n_samples, 1) (they index the network's
     outputs, 0 to n_classes - 1); a one-output regressor takes a 1-D target.
 """

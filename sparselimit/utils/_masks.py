@@ -42,17 +42,31 @@ def check_masks(module: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[st
                 f"{type(module).__name__} (it has {sorted(params)[:8]}...). Masks are keyed by "
                 "the names of `module.named_parameters()`."
             )
+        _check_mask_type(name, mask)
         if tuple(mask.shape) != tuple(params[name].shape):
             raise ValueError(
                 f"Mask for '{name}' has shape {tuple(mask.shape)} but the parameter has shape "
                 f"{tuple(params[name].shape)}; recompute the masks for this module."
             )
-        if mask.dtype != torch.bool:
-            raise TypeError(
-                f"Mask for '{name}' must be a bool tensor (True = kept); got {mask.dtype}."
-            )
         out[name] = params[name]
     return out
+
+
+def _check_mask_type(name: str, mask) -> None:
+    """A mask is a torch bool tensor; say what was given and how to convert it (a NumPy bool
+    array's dtype prints as plain ``bool``, which made "must be a bool tensor; got bool")."""
+    if isinstance(mask, torch.Tensor) and mask.dtype == torch.bool:
+        return
+    if isinstance(mask, torch.Tensor):
+        got, fix = f"a {mask.dtype} tensor", "mask.bool() (nonzero = kept)"
+    else:
+        dtype = getattr(mask, "dtype", None)
+        got = type(mask).__name__ if dtype is None else f"a {type(mask).__name__} of dtype {dtype}"
+        fix = "torch.as_tensor(mask).bool() (nonzero = kept)"
+    raise TypeError(
+        f"Mask for '{name}' must be a torch bool tensor (True = kept); got {got}. Convert "
+        f"it with {fix}."
+    )
 
 
 @torch.no_grad()

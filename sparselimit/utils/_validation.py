@@ -134,6 +134,23 @@ def _as_array(data):
     return data
 
 
+def _dense(data):
+    """A scipy.sparse matrix as a dense NumPy array, anything else unchanged: the Hessian and
+    the gradient passes take X as one dense tensor (``np.asarray`` of a sparse matrix is a
+    0-d object array, and ``len`` of one raises)."""
+    if hasattr(data, "toarray") and hasattr(data, "nnz"):  # scipy.sparse, without importing it
+        return data.toarray()
+    return data
+
+
+def _torch_ready(data):
+    """A NumPy view with negative strides (``X[::-1]``, ``np.flip``) copied, which
+    ``torch.as_tensor`` refuses; anything else unchanged (no copy)."""
+    if isinstance(data, np.ndarray) and any(s < 0 for s in data.strides):
+        return np.ascontiguousarray(data)
+    return data
+
+
 def _class_indices(y):
     """``y`` (a tensor) as the int64 class indices torch's classification losses take, or
     None when it holds something else.
