@@ -15,6 +15,7 @@ iterative pruning must recompute them after every retraining round.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Callable, Iterable, Mapping
 
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from ..utils import check_X_y, select_prunable
+from ..utils._criterion import _batch_weight, _with_reduction
 from ..utils._validation import _dense, _rng_shielded
 
 __all__ = ["undecayed_score", "undecayed_importance", "make_undecayed_importance"]
@@ -224,12 +226,17 @@ def undecayed_importance(
 
 def _accumulate_gradients(net, module, loss_fn, X, y, tensors, grads, batch_size):
     """Add the mean data-loss gradient over ``(X, y)`` of ``tensors`` to ``grads`` (float64),
-    in eval mode; the modes and ``requires_grad`` flags are restored."""
+    in eval mode; the modes and ``requires_grad`` flags are restored.
+
+    Batch means are combined by what each counts for in the mean over all samples: its size,
+    or its total class weight for a class-weighted cross-entropy (``_batch_weight``), so the
+    gradient does not depend on the batching. A skorch net's criterion is switched to mean
+    reduction for the pass (a ``"sum"`` criterion would scale each batch by its size)."""
     device = tensors[0].device
     modes = {m: m.training for m in module.modules()}
     flags = [p.requires_grad for p in tensors]
     X = _dense(X)  # a scipy.sparse X has no len()
-    n_total = len(X)
+    total = 0.0
     try:
         module.eval()
         for p in tensors:
@@ -239,35 +246,50 @@ def _accumulate_gradients(net, module, loss_fn, X, y, tensors, grads, batch_size
             batches = ((xb, yb) for xb, yb in net.get_iterator(dataset, training=False))
         else:
             batches = _batches(X, y, int(batch_size))
-        for xb, yb in batches:
-            with torch.enable_grad():
-                if net is not None:
-                    out = net.infer(xb)
-                    # a module may return a tuple (skorch: the first element is the
-                    # prediction); the targets go where the outputs are
-                    first = out[0] if isinstance(out, (tuple, list)) else out
-                    yb = yb.to(first.device) if isinstance(yb, torch.Tensor) else yb
-                    loss = net.get_loss(out, yb, X=xb, training=False)
-                else:
-                    xb = xb.to(device)
-                    if xb.is_floating_point():
-                        xb = xb.to(tensors[0].dtype)
-                    loss = loss_fn(module(xb), yb.to(device))
-                if not torch.isfinite(loss):
-                    raise ValueError(
-                        f"The data loss is not finite ({float(loss)}) on a batch of X; check X, "
-                        "y and that `loss_fn` matches the network's output."
-                    )
-                batch_grads = torch.autograd.grad(loss, tensors, allow_unused=True)
-            weight = len(yb) / n_total
-            for acc, g in zip(grads, batch_grads):
-                if g is not None:
-                    acc.add_(g.detach().to(torch.float64), alpha=weight)
+        with contextlib.ExitStack() as stack:
+            if net is not None:
+                stack.enter_context(_with_reduction(net.criterion_, "mean"))
+            for xb, yb in batches:
+                total += _add_batch_gradient(net, module, loss_fn, xb, yb, tensors, grads, device)
+        for acc in grads:
+            acc.div_(total)
     finally:
         for m, mode in modes.items():
             m.train(mode)
         for p, flag in zip(tensors, flags):
             p.requires_grad_(flag)
+
+
+def _add_batch_gradient(net, module, loss_fn, xb, yb, tensors, grads, device) -> float:
+    """Add one batch's mean-loss gradient, times the batch's weight, to ``grads``; return the
+    weight."""
+    with torch.enable_grad():
+        if net is not None:
+            out = net.infer(xb)
+            # a module may return a tuple (skorch: the first element is the prediction); the
+            # targets go where the outputs are
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            yb = yb.to(first.device) if isinstance(yb, torch.Tensor) else yb
+            loss = net.get_loss(out, yb, X=xb, training=False)
+        else:
+            xb = xb.to(device)
+            if xb.is_floating_point():
+                xb = xb.to(tensors[0].dtype)
+            yb = yb.to(device)
+            loss = loss_fn(module(xb), yb)
+        if not torch.isfinite(loss):
+            raise ValueError(
+                f"The data loss is not finite ({float(loss)}) on a batch of X; check X, y and "
+                "that `loss_fn` matches the network's output."
+            )
+        batch_grads = torch.autograd.grad(loss, tensors, allow_unused=True)
+    criterion = net.criterion_ if net is not None else loss_fn
+    weight = _batch_weight(criterion, yb)
+    weight = float(len(yb)) if weight is None else weight
+    for acc, g in zip(grads, batch_grads):
+        if g is not None:
+            acc.add_(g.detach().to(torch.float64), alpha=weight)
+    return weight
 
 
 def make_undecayed_importance(

@@ -12,9 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..curvature import HessianOperator
 from ..utils import check_X_y, make_generator, resolve_module
-from ..utils._criterion import _with_reduction
+from ..utils._criterion import _batch_weight, _with_reduction
 from ..utils._validation import (
-    _class_indices,
     _dense,
     _rng_shielded,
     _torch_seeded,
@@ -72,26 +71,6 @@ def skorch_data_loss(net):
 
     loss_fn.batch_weight = lambda y_true: _batch_weight(net.criterion_, y_true)
     return loss_fn
-
-
-def _batch_weight(criterion, y_true) -> float | None:
-    """What a batch's mean loss counts for in the mean over all samples, when it is not the
-    batch size (None then).
-
-    Torch's cross-entropy / NLL on class indices divides its mean by the total class weight
-    of the batch's counted labels (``weight[y]`` summed over labels other than
-    ``ignore_index``): averaging such batch means by size would make the loss, and its
-    Hessian, depend on how the data are batched.
-    """
-    if y_true is None or not isinstance(criterion, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)):
-        return None
-    y = _class_indices(torch.as_tensor(y_true))
-    if y is None:  # class probabilities: averaged per sample
-        return None
-    counted = y[y != criterion.ignore_index]
-    if criterion.weight is None:
-        return float(counted.numel())
-    return float(criterion.weight.detach().to(counted.device)[counted].double().sum())
 
 
 def _gather(net, X, y, owner: str):

@@ -96,6 +96,44 @@ def test_batching_matches_full_batch_and_skorch_matches_module():
     assert list(only) == ["2.bias"]
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_class_weighted_and_summed_losses_do_not_depend_on_the_batching(reduction):
+    # the data-loss gradient is the one of the mean over all samples: a class-weighted batch
+    # mean counts by its total class weight, a summed criterion is taken as its mean
+    X, y = _data()
+    weight = torch.tensor([1.0, 4.0])
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2))
+    lam = 1e-3
+
+    def scores(batch_size):
+        net = NeuralNetClassifier(
+            module,
+            criterion=nn.CrossEntropyLoss,
+            criterion__weight=weight,
+            criterion__reduction=reduction,
+            batch_size=batch_size,
+            train_split=None,
+            verbose=0,
+        ).initialize()
+        return undecayed_importance(net, None, X, y, weight_decay=lam)
+
+    # reference: one full-batch weighted mean, by hand
+    loss = nn.CrossEntropyLoss(weight=weight)(module(torch.as_tensor(X)), torch.as_tensor(y))
+    grads = torch.autograd.grad(loss, [module[0].weight, module[2].weight])
+    for got in (scores(7), scores(100)):
+        for name, p, g in zip(
+            ["0.weight", "2.weight"], [module[0].weight, module[2].weight], grads
+        ):
+            expected = (-p * g + lam * p**2).abs().detach()
+            torch.testing.assert_close(got[name], expected, rtol=1e-5, atol=1e-8)
+    # a plain module with the weighted loss: the same
+    plain = undecayed_importance(
+        module, nn.CrossEntropyLoss(weight=weight), X, y, lam, batch_size=7
+    )
+    torch.testing.assert_close(plain["2.weight"], scores(100)["2.weight"], rtol=1e-5, atol=1e-8)
+
+
 def test_skorch_lambda_is_the_weight_decay_the_optimizer_applied():
     # AdamW decays by 0.01 without optimizer__weight_decay being set; a second param group
     # with its own value must be scored with it
