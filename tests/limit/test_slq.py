@@ -53,7 +53,7 @@ def test_slq_on_a_tiny_net_is_probe_noise_limited(fitted_net, data):
 
 
 def test_auto_steps(medium):
-    from sparselimit.limit._estimator import AUTO_PATIENCE
+    from sparselimit.limit._auto import AUTO_PATIENCE
 
     net, X, y = medium
     exact = _fit(net, X, y, spectrum="exact")
@@ -73,7 +73,7 @@ def test_auto_steps(medium):
     # it stopped at the first step where the estimate had stayed small for AUTO_PATIENCE
     # steps, although it evaluated only some of them: replay the rule on every step of the
     # 128-step run (same seed, same Lanczos coefficients)
-    from sparselimit.limit._estimator import AUTO_MIN_STEPS, _AutoStop
+    from sparselimit.limit._auto import AUTO_MIN_STEPS, _AutoStop
 
     replay = _AutoStop(full._radius, full.epsilon_, "abs", full.auto_tol)
     every = [replay.evaluate(full.spectrum_, j)[1] for j in range(1, 129)]
