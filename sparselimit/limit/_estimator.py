@@ -12,6 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone, is_regressor
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -378,9 +379,27 @@ class PruningLimitEstimator(BaseEstimator):
                     f"; got {type(estimator).__name__}. Wrap a torch.nn.Module in a skorch "
                     "net first."
                 )
+            if y is None and not isinstance(X, torch.utils.data.Dataset):
+                # skorch's Dataset yields the placeholder target 0 for every sample when y is
+                # None: epsilon, the loss and the Hessian would be those of labels all 0
+                raise ValueError(
+                    "PruningLimitEstimator requires y to be passed, but the target y is None: "
+                    "epsilon and the Hessian are taken on the data loss of (X, y). Pass the "
+                    "targets the net was trained on (or a Dataset yielding (X, y) as X)."
+                )
             check_class_codes(estimator, y)  # the Hessian and epsilon need codes too
             if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
-                resolve_module(estimator)  # raises NotFittedError when not initialized
+                try:
+                    resolve_module(estimator)
+                except NotFittedError as exc:
+                    raise NotFittedError(
+                        f"prefit=True but the {type(estimator).__name__} passed as `estimator` "
+                        "is not fitted. Fit it first (`estimator.fit(X, y)`), or use "
+                        "prefit=False to let PruningLimitEstimator fit a clone of it. If it was "
+                        "fitted, a clone lost its weights (GridSearchCV, cross_val_score and "
+                        "clone do that): pass sklearn.frozen.FrozenEstimator(net), which keeps "
+                        "them."
+                    ) from exc
                 return copy.deepcopy(estimator), X, y
             net = clone(estimator)
         # only an int seeds training; a Generator or RandomState is the SLQ probes' alone
@@ -414,11 +433,12 @@ class PruningLimitEstimator(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
+        X : array-like of shape (n_samples, ...) or Dataset
             Training data (the data ``w*`` was trained on: ``epsilon`` and the Hessian are
-            taken on it).
+            taken on it); with a skorch net as ``estimator`` also a ``Dataset`` yielding
+            ``(X, y)`` tensors, with ``y=None``.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets. Required unless ``X`` is a ``Dataset``.
 
         Returns
         -------

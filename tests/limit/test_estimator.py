@@ -498,3 +498,30 @@ def test_class_weighted_criterion_limit_and_loss_do_not_depend_on_batching():
     for est in fits:
         assert est.loss_ == pytest.approx(full, rel=1e-5)
     assert fits[0].pruning_limit_ == pytest.approx(fits[1].pruning_limit_, abs=1e-4)
+
+
+def test_fit_without_y_is_refused_not_scored_against_class_0(fitted_net, data):
+    # skorch's Dataset yields the target 0 for every sample when y is None: fit(X) used to
+    # return a limit, epsilon and loss of labels all 0 (here the CE of class 0)
+    X, y = data
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        _exact(fitted_net, X, None)
+    # a Dataset yielding (X, y) is the way to fit without a separate y: its own targets
+    ds = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    got, ref = _exact(fitted_net, ds), _exact(fitted_net, X, y)
+    assert got.loss_ == pytest.approx(float(_ce(fitted_net, X, y).mean()), rel=1e-5)
+    assert got.pruning_limit_ == ref.pruning_limit_ and got.epsilon_ == ref.epsilon_
+
+
+def test_prefit_unfitted_clone_names_frozen_estimator(fitted_net, data):
+    # clone() of a prefit estimator holds an unfitted net: the error says why and what to do
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = data
+    est = clone(_exact(fitted_net))
+    with pytest.raises(NotFittedError, match="prefit=True.*FrozenEstimator"):
+        est.fit(X, y)
+    frozen = clone(_exact(FrozenEstimator(fitted_net)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        assert frozen.fit(X, y).pruning_limit_ == _exact(fitted_net, X, y).pruning_limit_
