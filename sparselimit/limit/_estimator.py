@@ -601,10 +601,11 @@ class PruningLimitEstimator(BaseEstimator):
         messages = []
         l1 = getattr(net, "l1_alpha", None)
         if not l1:
+            found = "it has no l1_alpha" if l1 is None else f"l1_alpha is {l1!r}"
             messages.append(
-                "The network was not trained with an L1 penalty (l1_alpha is "
-                f"{'missing' if l1 is None else l1!r}); the pruning limit theory is stated for "
-                "L1-trained networks, whose small weights lie along flat directions. Train "
+                f"The network was not trained with an L1 penalty ({found}); the pruning limit "
+                "theory is stated for L1-trained networks, whose small weights lie along flat "
+                "directions. Train "
                 "with sparselimit.L1RegularizedClassifier(l1_alpha=1e-4 ...) for a "
                 "trustworthy prediction."
             )
@@ -649,8 +650,8 @@ class PruningLimitEstimator(BaseEstimator):
                 "The predicted limit is pinned at 1 - 1/D: the Hessian is (nearly) zero along "
                 "the pruned weights at this epsilon, so the prediction carries no information."
             )
-        for msg in messages:
-            warnings.warn(msg, LimitRegimeWarning, stacklevel=3)
+        for msg in messages:  # attributed to the caller of fit (fit -> _fit_limit -> here)
+            warnings.warn(msg, LimitRegimeWarning, stacklevel=4)
         return {
             "l1_alpha": None if l1 is None else float(l1),
             "loss": float(loss),

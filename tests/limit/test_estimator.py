@@ -525,3 +525,19 @@ def test_prefit_unfitted_clone_names_frozen_estimator(fitted_net, data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LimitRegimeWarning)
         assert frozen.fit(X, y).pruning_limit_ == _exact(fitted_net, X, y).pruning_limit_
+
+
+def test_regime_warning_points_at_the_callers_fit(data):
+    # the warning's file and line are the user's call of fit, not the library's internals
+    X, y = data
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(X.shape[1], 4), nn.ReLU(), nn.Linear(4, 2)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+    )
+    net = fit_seeded(net, X, y)
+    with pytest.warns(LimitRegimeWarning, match=r"L1 penalty \(it has no l1_alpha\)") as rec:
+        _exact(net).fit(X, y)
+    assert {w.filename for w in rec if w.category is LimitRegimeWarning} == {__file__}
