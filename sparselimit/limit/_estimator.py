@@ -523,7 +523,13 @@ class PruningLimitEstimator(BaseEstimator):
         else:
             spec = self._slq(module, loss_fn, Xh, yh, names, radius, eps, gen)
         timings["spectrum"] = time.perf_counter() - t
-        self._log(f"spectrum: {int(np.max(spec.n_steps))} steps in {timings['spectrum']:.2f}s")
+        if self.spectrum == "exact":  # no Lanczos: D products, one eigendecomposition
+            self._log(
+                f"spectrum: exact, {D}x{D} Hessian ({spec.n_zero_rows} zero rows deflated, "
+                f"{int(np.max(spec.n_steps))} eigenvalues) in {timings['spectrum']:.2f}s"
+            )
+        else:
+            self._log(f"spectrum: {int(np.max(spec.n_steps))} steps in {timings['spectrum']:.2f}s")
 
         # solve
         t = time.perf_counter()

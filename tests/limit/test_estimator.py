@@ -541,3 +541,16 @@ def test_regime_warning_points_at_the_callers_fit(data):
     with pytest.warns(LimitRegimeWarning, match=r"L1 penalty \(it has no l1_alpha\)") as rec:
         _exact(net).fit(X, y)
     assert {w.filename for w in rec if w.category is LimitRegimeWarning} == {__file__}
+
+
+def test_verbose_prints_true_stages_to_stdout(fitted_net, data, capsys):
+    # like skorch's epoch table, on stdout; the exact spectrum runs no Lanczos steps
+    X, y = data
+    est = _exact(fitted_net, X, y, verbose=1)
+    out, err = capsys.readouterr()
+    D, n_zero = est.n_params_, est.spectrum_.n_zero_rows
+    assert "[PruningLimitEstimator] epsilon=" in out and not err
+    line = next(s for s in out.splitlines() if "spectrum:" in s)
+    assert f"exact, {D}x{D} Hessian ({n_zero} zero rows deflated, {D - n_zero} eigenvalues)" in line
+    assert "steps" not in line
+    assert f"pruning limit {est.pruning_limit_:.4f}" in out
