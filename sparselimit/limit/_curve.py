@@ -174,6 +174,25 @@ class PruningCurve:
         return d
 
 
+def _check_curve(estimator, curve, name="curve"):
+    """Refuse a ``curve`` that is not a :class:`PruningCurve` of ``estimator``'s weights: a
+    prediction and a measurement of two different sets of weights cannot be compared."""
+    if curve is None:
+        return
+    if not isinstance(curve, PruningCurve):
+        raise TypeError(
+            f"`{name}` must be a PruningCurve from measure_pruning_curve; got "
+            f"{type(curve).__name__}."
+        )
+    if curve.n_params != estimator.n_params_:
+        raise ValueError(
+            f"`{name}` was measured on {curve.n_params} prunable weights, but the estimator "
+            f"predicts the limit of {estimator.n_params_}: it comes from another network (or "
+            "other include/exclude). Measure it with measure_pruning_curve(estimator, X, y), "
+            "which prunes the estimator's own net and weights."
+        )
+
+
 def _encode(y, classes):
     y = np.asarray(y).reshape(-1)
     codes = np.searchsorted(classes, y).clip(0, len(classes) - 1)

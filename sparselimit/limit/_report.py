@@ -50,7 +50,8 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     estimator : PruningLimitEstimator
         Fitted.
     curve : PruningCurve, default=None
-        One-shot curve from :func:`measure_pruning_curve`.
+        One-shot curve from :func:`measure_pruning_curve` on ``estimator`` (a curve of another
+        number of prunable weights raises ``ValueError``).
     retrained_curve : PruningCurve, default=None
         Curve measured with ``fine_tune_epochs > 0``.
 
@@ -83,7 +84,11 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     ['first_drop', 'last_above']
     >>> _ = json.dumps(report, allow_nan=False)
     """
+    from ._curve import _check_curve
+
     check_is_fitted(estimator, "pruning_limit_")
+    _check_curve(estimator, curve, "curve")
+    _check_curve(estimator, retrained_curve, "retrained_curve")
     params = {
         k: v
         for k, v in estimator.get_params(deep=False).items()
