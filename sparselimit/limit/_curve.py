@@ -6,7 +6,7 @@ import copy
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -57,9 +57,12 @@ def measured_limit(sparsities, scores, dense_score, rule="last_above", tolerance
     """
     if rule not in _RULES:
         raise ValueError(f"`rule` must be one of {_RULES}; got {rule!r}.")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not tolerance >= 0:
+        raise ValueError(
+            "`tolerance` must be a non-negative float, the score drop the rule allows (e.g. "
+            f"0.01; 0 for none); got {tolerance!r}."
+        )
     tolerance = float(tolerance)
-    if not tolerance >= 0:
-        raise ValueError(f"`tolerance` must be a non-negative float; got {tolerance!r}.")
     s = np.asarray(sparsities, dtype=np.float64)
     v = np.asarray(scores, dtype=np.float64)
     order = np.argsort(s, kind="stable")

@@ -146,6 +146,13 @@ def test_rules():
         measured_limit(rho, acc, 0.9, "best")
     with pytest.raises(ValueError, match="tolerance"):
         measured_limit(rho, acc, 0.9, tolerance=-1)
+    # None (or a string, a bool) is not a score drop: the same ValueError naming `tolerance`,
+    # not float()'s TypeError
+    for bad in (None, "0.1", True, float("nan")):
+        with pytest.raises(ValueError, match=r"`tolerance` must be a non-negative float"):
+            measured_limit(rho, acc, 0.9, tolerance=bad)
+    assert measured_limit(rho, acc, 0.9, "first_drop", tolerance=np.float32(0.02)) == 0.3
+    assert measured_limit(rho, acc, 0.9, "first_drop", tolerance=float("inf")) == 0.4
 
 
 def test_curve_object(fitted_net, data):
