@@ -134,7 +134,7 @@ class PruningLimitEstimator(BaseEstimator):
         anti-Gauss error has the opposite sign, and the average was 2-3x closer to the
         converged value on the validation nets (max error 0.004 against 0.011 for Gauss at
         128 steps). Ignored with ``spectrum="exact"``.
-    epsilon : "batch_std" or float, default="batch_std"
+    epsilon : {"batch_std", "random_batch_std"} or float, default="batch_std"
         Loss tolerance. ``"batch_std"`` (the paper's): the standard deviation over
         consecutive, unshuffled mini-batches of ``epsilon_batch_size`` training samples of the
         batch-mean data loss at ``w*`` (full batches only, ``ddof=0``; see
