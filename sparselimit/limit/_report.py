@@ -89,10 +89,12 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     check_is_fitted(estimator, "pruning_limit_")
     _check_curve(estimator, curve, "curve")
     _check_curve(estimator, retrained_curve, "retrained_curve")
+    # plain values, NumPy scalars included (a grid of np.arange values hands out np.int64)
+    plain = (bool, int, float, str, list, tuple, np.bool_, np.integer, np.floating)
     params = {
         k: v
         for k, v in estimator.get_params(deep=False).items()
-        if k != "estimator" and (v is None or isinstance(v, (bool, int, float, str, list, tuple)))
+        if k != "estimator" and (v is None or isinstance(v, plain))
     }
     pred = estimator.pruning_limit_
     report = {

@@ -110,3 +110,20 @@ def test_curve_of_another_net_or_swapped_arguments_are_refused(fitted, data):
     with pytest.raises(TypeError, match="`curve` must be a PruningCurve"):
         limit_report(est, est)
     plt.close("all")
+
+
+def test_report_settings_keep_numpy_scalar_parameters(fitted_net, data):
+    # parameters from a grid of np.arange / np.linspace values are NumPy scalars: the report's
+    # settings are the estimator's parameters, all of them but the net
+    X, y = data
+    params = dict(n_probes=np.int64(2), n_lanczos_steps=np.int64(8), eta=np.float32(0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        est = PruningLimitEstimator(
+            fitted_net, prefit=True, random_state=np.int64(0), **params
+        ).fit(X, y)
+    settings = json.loads(json.dumps(limit_report(est), allow_nan=False))["settings"]
+    assert set(settings) == set(est.get_params(deep=False)) - {"estimator"}
+    got = settings["n_probes"], settings["n_lanczos_steps"], settings["random_state"]
+    assert got == (2, 8, 0)
+    assert settings["eta"] == pytest.approx(0.1)
