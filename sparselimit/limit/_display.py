@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._curve import _check_curve
+from ._estimator import PruningLimitEstimator
+
 __all__ = ["PruningLimitDisplay"]
 
 
@@ -97,9 +100,6 @@ class PruningLimitDisplay:
         -------
         display : PruningLimitDisplay
         """
-        from ._curve import _check_curve
-        from ._estimator import PruningLimitEstimator
-
         if not isinstance(estimator, PruningLimitEstimator):
             raise TypeError(
                 "`estimator` must be a fitted PruningLimitEstimator (the curve goes second: "

@@ -611,9 +611,8 @@ class PruningLimitEstimator(BaseEstimator):
             messages.append(
                 f"The network was not trained with an L1 penalty ({found}); the pruning limit "
                 "theory is stated for L1-trained networks, whose small weights lie along flat "
-                "directions. Train "
-                "with sparselimit.L1RegularizedClassifier(l1_alpha=1e-4 ...) for a "
-                "trustworthy prediction."
+                "directions. Train with sparselimit.L1RegularizedClassifier(l1_alpha=1e-4 ...) "
+                "for a trustworthy prediction."
             )
         ratio = eps / loss if loss > 0 else math.inf
         if ratio < EPSILON_OVER_LOSS_MIN:

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._curve import _check_curve
+
 __all__ = ["limit_report"]
 
 
@@ -84,8 +86,6 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     ['first_drop', 'last_above']
     >>> _ = json.dumps(report, allow_nan=False)
     """
-    from ._curve import _check_curve
-
     check_is_fitted(estimator, "pruning_limit_")
     _check_curve(estimator, curve, "curve")
     _check_curve(estimator, retrained_curve, "retrained_curve")
