@@ -6,7 +6,7 @@ import copy
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -57,9 +57,12 @@ def measured_limit(sparsities, scores, dense_score, rule="last_above", tolerance
     """
     if rule not in _RULES:
         raise ValueError(f"`rule` must be one of {_RULES}; got {rule!r}.")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not tolerance >= 0:
+        raise ValueError(
+            "`tolerance` must be a non-negative float, the score drop the rule allows (e.g. "
+            f"0.01; 0 for none); got {tolerance!r}."
+        )
     tolerance = float(tolerance)
-    if not tolerance >= 0:
-        raise ValueError(f"`tolerance` must be a non-negative float; got {tolerance!r}.")
     s = np.asarray(sparsities, dtype=np.float64)
     v = np.asarray(scores, dtype=np.float64)
     order = np.argsort(s, kind="stable")
@@ -172,6 +175,25 @@ class PruningCurve:
                 d[k] = v.tolist()
         d["limits"] = {r: self.limit(r) for r in _RULES}
         return d
+
+
+def _check_curve(estimator, curve, name="curve"):
+    """Refuse a ``curve`` that is not a :class:`PruningCurve` of ``estimator``'s weights: a
+    prediction and a measurement of two different sets of weights cannot be compared."""
+    if curve is None:
+        return
+    if not isinstance(curve, PruningCurve):
+        raise TypeError(
+            f"`{name}` must be a PruningCurve from measure_pruning_curve; got "
+            f"{type(curve).__name__}."
+        )
+    if curve.n_params != estimator.n_params_:
+        raise ValueError(
+            f"`{name}` was measured on {curve.n_params} prunable weights, but the estimator "
+            f"predicts the limit of {estimator.n_params_}: it comes from another network (or "
+            "other include/exclude). Measure it with measure_pruning_curve(estimator, X, y), "
+            "which prunes the estimator's own net and weights."
+        )
 
 
 def _encode(y, classes):
@@ -349,7 +371,8 @@ def measure_pruning_curve(
     fine_tune_epochs : int, default=0
         Masked retraining epochs before each score; 0 is one-shot pruning without retraining.
     X_fine_tune, y_fine_tune : array-like, default=None
-        Retraining data (normally the training data). Default: ``(X, y)``, with a
+        Retraining data (normally the training data), both or neither (``y_fine_tune=None``
+        with a ``Dataset`` yielding ``(X, y)`` as ``X_fine_tune``). Default: ``(X, y)``, with a
         ``UserWarning``: retraining on the data it is scored on inflates the measured limit.
     include, exclude : str or list of str, default=None
         Prunable parameters (:func:`~sparselimit.utils.select_prunable`); when both are None,
@@ -436,6 +459,20 @@ def measure_pruning_curve(
         raise ValueError(
             f"`fine_tune_epochs` must be a non-negative int; got {fine_tune_epochs!r}."
         )
+    if fine_tune_epochs and (X_fine_tune is None) != (y_fine_tune is None):
+        # one without the other paired the retraining inputs with the scoring targets (or the
+        # scoring inputs with the retraining targets): silently wrong when the lengths agree
+        if X_fine_tune is None:
+            raise ValueError(
+                "`y_fine_tune` was given without `X_fine_tune`: pass the inputs they belong to "
+                "(e.g. X_fine_tune=X_train, y_fine_tune=y_train)."
+            )
+        if not isinstance(X_fine_tune, torch.utils.data.Dataset):
+            raise ValueError(
+                "`X_fine_tune` was given without `y_fine_tune`: the retraining would pair it "
+                "with the scoring targets `y`. Pass its own targets as y_fine_tune (or a "
+                "Dataset yielding (X, y) as X_fine_tune)."
+            )
     if sparsities is None:
         sparsities = np.linspace(0.0, 0.99, 100)
     rhos = np.asarray(sparsities, dtype=np.float64).reshape(-1)
@@ -483,8 +520,8 @@ def measure_pruning_curve(
                 UserWarning,
                 stacklevel=2,
             )
-        Xf = X if X_fine_tune is None else X_fine_tune
-        yf = y if y_fine_tune is None else y_fine_tune
+        # (X, y), or the retraining pair (y_fine_tune None for a Dataset yielding both)
+        Xf, yf = (X, y) if X_fine_tune is None else (X_fine_tune, y_fine_tune)
         saved = {k: v.detach().clone() for k, v in module.state_dict().items()}
         enforcer = MaskEnforcer({})
         callbacks = [c for c in (work.callbacks or [])]

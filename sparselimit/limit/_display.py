@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._curve import _check_curve
+from ._estimator import PruningLimitEstimator
+
 __all__ = ["PruningLimitDisplay"]
 
 
@@ -87,16 +90,23 @@ class PruningLimitDisplay:
         estimator : PruningLimitEstimator
             Fitted.
         curve : PruningCurve, default=None
-            From :func:`measure_pruning_curve`; adds the accuracy panel.
-        ax : matplotlib Axes or sequence of Axes, default=None
-            Where to draw: one Axes per panel. A new figure (1 or 2 panels side by side)
-            when None.
+            From :func:`measure_pruning_curve` on ``estimator`` (a curve of another number of
+            prunable weights raises ``ValueError``); adds the accuracy panel.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw: one Axes per panel (the first ones, in row order, of an array from
+            ``plt.subplots``). A new figure (1 or 2 panels side by side) when None.
 
         Returns
         -------
         display : PruningLimitDisplay
         """
+        if not isinstance(estimator, PruningLimitEstimator):
+            raise TypeError(
+                "`estimator` must be a fitted PruningLimitEstimator (the curve goes second: "
+                f"from_estimator(estimator, curve)); got {type(estimator).__name__}."
+            )
         check_is_fitted(estimator, "pruning_limit_")
+        _check_curve(estimator, curve)
         rho, R = estimator.radius_curve_
         r_max = float(R[-1])
         r_star = float(estimator.radius(estimator.pruning_limit_))
@@ -122,8 +132,8 @@ class PruningLimitDisplay:
 
         Parameters
         ----------
-        ax : matplotlib Axes or sequence of Axes, default=None
-            One Axes per panel; a new figure when None.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            One Axes per panel (in row order for a 2-D array); a new figure when None.
 
         Returns
         -------
@@ -136,7 +146,8 @@ class PruningLimitDisplay:
             fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 4.2), squeeze=False)
             axes = list(axes[0])
         else:
-            axes = list(np.atleast_1d(ax))
+            # a grid from plt.subplots(..., squeeze=False) is 2-D: its Axes in row order
+            axes = list(np.ravel(np.asarray(ax, dtype=object)))
             if len(axes) < n_panels:
                 raise ValueError(
                     f"`ax` must hold {n_panels} Axes (one per panel); got {len(axes)}."
@@ -187,6 +198,6 @@ class PruningLimitDisplay:
             b.set_ylabel(c.score_name)
             b.legend(loc="lower left", fontsize="small")
             b.set_title("Score vs sparsity")
-        self.axes_ = axes
+        self.axes_ = axes[:n_panels]
         self.figure_ = axes[0].figure
         return self

@@ -12,6 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone, is_regressor
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -122,7 +123,7 @@ class PruningLimitEstimator(BaseEstimator):
         anti-Gauss error has the opposite sign, and the average was 2-3x closer to the
         converged value on the validation nets (max error 0.004 against 0.011 for Gauss at
         128 steps). Ignored with ``spectrum="exact"``.
-    epsilon : "batch_std" or float, default="batch_std"
+    epsilon : {"batch_std", "random_batch_std"} or float, default="batch_std"
         Loss tolerance. ``"batch_std"`` (the paper's): the standard deviation over
         consecutive, unshuffled mini-batches of ``epsilon_batch_size`` training samples of the
         batch-mean data loss at ``w*`` (full batches only, ``ddof=0``; see
@@ -367,9 +368,27 @@ class PruningLimitEstimator(BaseEstimator):
                     f"; got {type(estimator).__name__}. Wrap a torch.nn.Module in a skorch "
                     "net first."
                 )
+            if y is None and not isinstance(X, torch.utils.data.Dataset):
+                # skorch's Dataset yields the placeholder target 0 for every sample when y is
+                # None: epsilon, the loss and the Hessian would be those of labels all 0
+                raise ValueError(
+                    "PruningLimitEstimator requires y to be passed, but the target y is None: "
+                    "epsilon and the Hessian are taken on the data loss of (X, y). Pass the "
+                    "targets the net was trained on (or a Dataset yielding (X, y) as X)."
+                )
             check_class_codes(estimator, y)  # the Hessian and epsilon need codes too
             if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
-                resolve_module(estimator)  # raises NotFittedError when not initialized
+                try:
+                    resolve_module(estimator)
+                except NotFittedError as exc:
+                    raise NotFittedError(
+                        f"prefit=True but the {type(estimator).__name__} passed as `estimator` "
+                        "is not fitted. Fit it first (`estimator.fit(X, y)`), or use "
+                        "prefit=False to let PruningLimitEstimator fit a clone of it. If it was "
+                        "fitted, a clone lost its weights (GridSearchCV, cross_val_score and "
+                        "clone do that): pass sklearn.frozen.FrozenEstimator(net), which keeps "
+                        "them."
+                    ) from exc
                 return copy.deepcopy(estimator), X, y
             net = clone(estimator)
         # only an int seeds training; a Generator or RandomState is the SLQ probes' alone
@@ -403,11 +422,12 @@ class PruningLimitEstimator(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
+        X : array-like of shape (n_samples, ...) or Dataset
             Training data (the data ``w*`` was trained on: ``epsilon`` and the Hessian are
-            taken on it).
+            taken on it); with a skorch net as ``estimator`` also a ``Dataset`` yielding
+            ``(X, y)`` tensors, with ``y=None``.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Targets. Required unless ``X`` is a ``Dataset``.
 
         Returns
         -------
@@ -492,7 +512,13 @@ class PruningLimitEstimator(BaseEstimator):
         else:
             spec = self._slq(module, loss_fn, Xh, yh, names, radius, eps, gen)
         timings["spectrum"] = time.perf_counter() - t
-        self._log(f"spectrum: {int(np.max(spec.n_steps))} steps in {timings['spectrum']:.2f}s")
+        if self.spectrum == "exact":  # no Lanczos: D products, one eigendecomposition
+            self._log(
+                f"spectrum: exact, {D}x{D} Hessian ({spec.n_zero_rows} zero rows deflated, "
+                f"{int(np.max(spec.n_steps))} eigenvalues) in {timings['spectrum']:.2f}s"
+            )
+        else:
+            self._log(f"spectrum: {int(np.max(spec.n_steps))} steps in {timings['spectrum']:.2f}s")
 
         # solve
         t = time.perf_counter()
@@ -570,12 +596,12 @@ class PruningLimitEstimator(BaseEstimator):
         messages = []
         l1 = getattr(net, "l1_alpha", None)
         if not l1:
+            found = "it has no l1_alpha" if l1 is None else f"l1_alpha is {l1!r}"
             messages.append(
-                "The network was not trained with an L1 penalty (l1_alpha is "
-                f"{'missing' if l1 is None else l1!r}); the pruning limit theory is stated for "
-                "L1-trained networks, whose small weights lie along flat directions. Train "
-                "with sparselimit.L1RegularizedClassifier(l1_alpha=1e-4 ...) for a "
-                "trustworthy prediction."
+                f"The network was not trained with an L1 penalty ({found}); the pruning limit "
+                "theory is stated for L1-trained networks, whose small weights lie along flat "
+                "directions. Train with sparselimit.L1RegularizedClassifier(l1_alpha=1e-4 ...) "
+                "for a trustworthy prediction."
             )
         ratio = eps / loss if loss > 0 else math.inf
         if ratio < EPSILON_OVER_LOSS_MIN:
@@ -618,8 +644,8 @@ class PruningLimitEstimator(BaseEstimator):
                 "The predicted limit is pinned at 1 - 1/D: the Hessian is (nearly) zero along "
                 "the pruned weights at this epsilon, so the prediction carries no information."
             )
-        for msg in messages:
-            warnings.warn(msg, LimitRegimeWarning, stacklevel=3)
+        for msg in messages:  # attributed to the caller of fit (fit -> _fit_limit -> here)
+            warnings.warn(msg, LimitRegimeWarning, stacklevel=4)
         return {
             "l1_alpha": None if l1 is None else float(l1),
             "loss": float(loss),

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._curve import _check_curve
+
 __all__ = ["limit_report"]
 
 
@@ -50,7 +52,8 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     estimator : PruningLimitEstimator
         Fitted.
     curve : PruningCurve, default=None
-        One-shot curve from :func:`measure_pruning_curve`.
+        One-shot curve from :func:`measure_pruning_curve` on ``estimator`` (a curve of another
+        number of prunable weights raises ``ValueError``).
     retrained_curve : PruningCurve, default=None
         Curve measured with ``fine_tune_epochs > 0``.
 
@@ -84,10 +87,14 @@ def limit_report(estimator, curve=None, *, retrained_curve=None) -> dict:
     >>> _ = json.dumps(report, allow_nan=False)
     """
     check_is_fitted(estimator, "pruning_limit_")
+    _check_curve(estimator, curve, "curve")
+    _check_curve(estimator, retrained_curve, "retrained_curve")
+    # plain values, NumPy scalars included (a grid of np.arange values hands out np.int64)
+    plain = (bool, int, float, str, list, tuple, np.bool_, np.integer, np.floating)
     params = {
         k: v
         for k, v in estimator.get_params(deep=False).items()
-        if k != "estimator" and (v is None or isinstance(v, (bool, int, float, str, list, tuple)))
+        if k != "estimator" and (v is None or isinstance(v, plain))
     }
     pred = estimator.pruning_limit_
     report = {

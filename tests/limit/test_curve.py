@@ -146,6 +146,13 @@ def test_rules():
         measured_limit(rho, acc, 0.9, "best")
     with pytest.raises(ValueError, match="tolerance"):
         measured_limit(rho, acc, 0.9, tolerance=-1)
+    # None (or a string, a bool) is not a score drop: the same ValueError naming `tolerance`,
+    # not float()'s TypeError
+    for bad in (None, "0.1", True, float("nan")):
+        with pytest.raises(ValueError, match=r"`tolerance` must be a non-negative float"):
+            measured_limit(rho, acc, 0.9, tolerance=bad)
+    assert measured_limit(rho, acc, 0.9, "first_drop", tolerance=np.float32(0.02)) == 0.3
+    assert measured_limit(rho, acc, 0.9, "first_drop", tolerance=float("inf")) == 0.4
 
 
 def test_curve_object(fitted_net, data):
@@ -352,3 +359,22 @@ def test_plain_neural_net_with_a_classification_loss_scores_accuracy(criterion):
         expected = np.mean(np.all((out > 0) == (y > 0.5), axis=1))
     assert curve.score_name == "accuracy"
     assert curve.scores[0] == pytest.approx(expected)
+
+
+def test_fine_tune_data_come_in_pairs(fitted_net, data):
+    # X_fine_tune alone was retrained against the scoring targets y (silently, when the lengths
+    # agree), and y_fine_tune alone against the scoring inputs X
+    X, y = data
+    Xs, ys = X[:128], y[:128]  # scored on one half, retrained on the other: same length
+    Xf, yf = X[128:], y[128:]
+    kw = dict(sparsities=[0.5], fine_tune_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match="`X_fine_tune` was given without `y_fine_tune`"):
+        measure_pruning_curve(fitted_net, Xs, ys, X_fine_tune=Xf, **kw)
+    with pytest.raises(ValueError, match="`y_fine_tune` was given without `X_fine_tune`"):
+        measure_pruning_curve(fitted_net, Xs, ys, y_fine_tune=yf, **kw)
+    # a Dataset yielding (X, y) carries its own targets: the same curve as the arrays
+    ds = torch.utils.data.TensorDataset(torch.as_tensor(Xf), torch.as_tensor(yf))
+    got = measure_pruning_curve(fitted_net, Xs, ys, X_fine_tune=ds, **kw)
+    ref = measure_pruning_curve(fitted_net, Xs, ys, X_fine_tune=Xf, y_fine_tune=yf, **kw)
+    np.testing.assert_array_equal(got.scores, ref.scores)
+    np.testing.assert_allclose(got.losses, ref.losses, rtol=1e-6)

@@ -498,3 +498,59 @@ def test_class_weighted_criterion_limit_and_loss_do_not_depend_on_batching():
     for est in fits:
         assert est.loss_ == pytest.approx(full, rel=1e-5)
     assert fits[0].pruning_limit_ == pytest.approx(fits[1].pruning_limit_, abs=1e-4)
+
+
+def test_fit_without_y_is_refused_not_scored_against_class_0(fitted_net, data):
+    # skorch's Dataset yields the target 0 for every sample when y is None: fit(X) used to
+    # return a limit, epsilon and loss of labels all 0 (here the CE of class 0)
+    X, y = data
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        _exact(fitted_net, X, None)
+    # a Dataset yielding (X, y) is the way to fit without a separate y: its own targets
+    ds = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    got, ref = _exact(fitted_net, ds), _exact(fitted_net, X, y)
+    assert got.loss_ == pytest.approx(float(_ce(fitted_net, X, y).mean()), rel=1e-5)
+    assert got.pruning_limit_ == ref.pruning_limit_ and got.epsilon_ == ref.epsilon_
+
+
+def test_prefit_unfitted_clone_names_frozen_estimator(fitted_net, data):
+    # clone() of a prefit estimator holds an unfitted net: the error says why and what to do
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = data
+    est = clone(_exact(fitted_net))
+    with pytest.raises(NotFittedError, match="prefit=True.*FrozenEstimator"):
+        est.fit(X, y)
+    frozen = clone(_exact(FrozenEstimator(fitted_net)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LimitRegimeWarning)
+        assert frozen.fit(X, y).pruning_limit_ == _exact(fitted_net, X, y).pruning_limit_
+
+
+def test_regime_warning_points_at_the_callers_fit(data):
+    # the warning's file and line are the user's call of fit, not the library's internals
+    X, y = data
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(X.shape[1], 4), nn.ReLU(), nn.Linear(4, 2)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+    )
+    net = fit_seeded(net, X, y)
+    with pytest.warns(LimitRegimeWarning, match=r"L1 penalty \(it has no l1_alpha\)") as rec:
+        _exact(net).fit(X, y)
+    assert {w.filename for w in rec if w.category is LimitRegimeWarning} == {__file__}
+
+
+def test_verbose_prints_true_stages_to_stdout(fitted_net, data, capsys):
+    # like skorch's epoch table, on stdout; the exact spectrum runs no Lanczos steps
+    X, y = data
+    est = _exact(fitted_net, X, y, verbose=1)
+    out, err = capsys.readouterr()
+    D, n_zero = est.n_params_, est.spectrum_.n_zero_rows
+    assert "[PruningLimitEstimator] epsilon=" in out and not err
+    line = next(s for s in out.splitlines() if "spectrum:" in s)
+    assert f"exact, {D}x{D} Hessian ({n_zero} zero rows deflated, {D - n_zero} eigenvalues)" in line
+    assert "steps" not in line
+    assert f"pruning limit {est.pruning_limit_:.4f}" in out
