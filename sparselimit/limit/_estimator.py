@@ -30,6 +30,7 @@ from ..utils import (
 )
 from ..utils._validation import (
     _record_n_features,
+    _require_y,
     _rng_shielded,
     _torch_seeded,
     _unfreeze,
@@ -368,14 +369,12 @@ class PruningLimitEstimator(BaseEstimator):
                     f"; got {type(estimator).__name__}. Wrap a torch.nn.Module in a skorch "
                     "net first."
                 )
-            if y is None and not isinstance(X, torch.utils.data.Dataset):
-                # skorch's Dataset yields the placeholder target 0 for every sample when y is
-                # None: epsilon, the loss and the Hessian would be those of labels all 0
-                raise ValueError(
-                    "PruningLimitEstimator requires y to be passed, but the target y is None: "
-                    "epsilon and the Hessian are taken on the data loss of (X, y). Pass the "
-                    "targets the net was trained on (or a Dataset yielding (X, y) as X)."
-                )
+            _require_y(
+                X,
+                y,
+                "PruningLimitEstimator",
+                "epsilon and the Hessian are taken on the data loss of (X, y)",
+            )
             check_class_codes(estimator, y)  # the Hessian and epsilon need codes too
             if self.prefit or frozen:  # a FrozenEstimator holds a fitted net: prefit
                 try:

@@ -15,6 +15,7 @@ from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _batch_weight, _with_reduction
 from ..utils._validation import (
     _dense,
+    _require_y,
     _rng_shielded,
     _torch_seeded,
     _unfreeze,
@@ -255,7 +256,7 @@ class HessianSpectrum(BaseEstimator):
             ``(X, y)`` tensors, whose samples are gathered; ``max_samples`` picks rows by
             position).
         y : array-like or tensor of shape (n_samples, ...), default=None
-            Targets.
+            Targets. Required unless ``X`` is a ``Dataset`` yielding ``(X, y)``.
 
         Returns
         -------
@@ -273,6 +274,7 @@ class HessianSpectrum(BaseEstimator):
             _check_int(self.batch_size, "batch_size", 1)
         n_top = _check_int(self.n_top_eigenvalues, "n_top_eigenvalues", 0)
         check_X_y(X, y)
+        _require_y(X, y, "HessianSpectrum", "the Hessian is that of the data loss of (X, y)")
         if isinstance(self.random_state, torch.Generator):
             raise TypeError("`random_state` must be None, an int or a numpy RandomState.")
         gen = make_generator(self.random_state)

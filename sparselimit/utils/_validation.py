@@ -72,6 +72,17 @@ def _memory_order(t: torch.Tensor) -> list[int]:
     return sorted(range(t.dim()), key=lambda d: (-t.stride(d), -t.shape[d]))
 
 
+def _require_y(X, y, owner: str, why: str) -> None:
+    """Refuse ``y=None`` unless ``X`` is a ``Dataset`` (which yields its own targets): skorch's
+    Dataset yields the placeholder target 0 for every sample when y is None, so a loss would
+    silently be that of labels all 0."""
+    if y is None and not isinstance(X, torch.utils.data.Dataset):
+        raise ValueError(
+            f"{owner} requires y to be passed, but the target y is None: {why}. Pass the "
+            "targets the net was trained on (or a Dataset yielding (X, y) as X)."
+        )
+
+
 def check_finite(array, name: str = "X") -> None:
     """Raise ``ValueError`` if ``array`` (NumPy array or tensor) holds NaN or infinity.
 

@@ -222,3 +222,11 @@ def test_batch_size_does_not_change_the_spectrum(fitted):
     np.testing.assert_allclose(small.spectrum_.nodes, est.spectrum_.nodes, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="batch_size"):
         HessianSpectrum(est.estimator_, prefit=True, batch_size="big").fit(X, y)
+
+
+def test_fit_without_y_is_refused(digits_small_module):
+    # skorch's Dataset would yield the placeholder target 0 for every sample
+    X, y = digits_small_module
+    net = _net(max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="HessianSpectrum requires y to be passed"):
+        HessianSpectrum(net, prefit=True, n_lanczos_steps=2).fit(X)
