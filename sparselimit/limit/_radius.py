@@ -56,15 +56,26 @@ class RadiusCurve:
                 "incorrectly. Retrain it (e.g. with a smaller learning rate) first."
             )
         a.sort()
-        sq = a * a
+        with np.errstate(over="ignore"):  # checked just below
+            sq = a * a
+            cum = np.concatenate([[0.0], np.cumsum(sq)])
+        if not np.isfinite(cum[-1]):  # |w| above ~1e154: the squares overflow float64
+            raise ValueError(
+                f"The weights are too large for R(rho): the sum of their squares overflows "
+                f"float64 (largest |w| = {a[-1]:.3g}). Rescale the network (its weights, or "
+                "the inputs and the first layer together) before predicting its limit."
+            )
         self.sorted_squares = sq
-        self._cum = np.concatenate([[0.0], np.cumsum(sq)])
+        self._cum = cum
         self.n_params = int(a.size)
         self.zero_fraction = float(np.count_nonzero(a == 0) / a.size)
 
     def squared(self, rho) -> np.ndarray:
         """``R(rho)^2`` (vectorised, ``rho`` clipped to [0, 1])."""
-        rho = np.clip(np.asarray(rho, dtype=np.float64), 0.0, 1.0)
+        rho = np.asarray(rho, dtype=np.float64)
+        if np.isnan(rho).any():
+            raise ValueError("`rho` (the fraction of weights removed) must not be NaN.")
+        rho = np.clip(rho, 0.0, 1.0)
         x = rho * self.n_params
         k = np.minimum(np.floor(x).astype(np.int64), self.n_params - 1)
         frac = x - k

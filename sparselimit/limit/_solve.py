@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 from scipy.optimize import brentq
@@ -118,6 +119,10 @@ def solve_pruning_limit(
     >>> solve_pruning_limit(radius, sharp, 1e-3) < 0.2
     True
     """
+    if isinstance(tol, bool) or not isinstance(tol, Real) or not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"`tol` (the final bracket's width) must be a float > 0; got {tol!r}.")
+    if isinstance(offset, bool) or not isinstance(offset, Real) or not math.isfinite(offset):
+        raise ValueError(f"`offset` must be a finite float; got {offset!r}.")
     if per_probe:
         n = width.n_probes
 

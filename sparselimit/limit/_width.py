@@ -13,6 +13,8 @@ zero Hessian rows (fraction ``p0``) contribute 1 each: ``G = (1 - p0) G_quad + p
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["gaussian_width", "GaussianWidth"]
@@ -30,12 +32,34 @@ def _as_2d(a, name):
 
 
 def _check_epsilon(epsilon) -> float:
-    eps = float(epsilon)
+    try:
+        eps = math.nan if isinstance(epsilon, bool) else float(epsilon)
+    except (TypeError, ValueError):
+        eps = math.nan
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(
             f"`epsilon` (the loss tolerance) must be a positive finite float; got {epsilon!r}."
         )
     return eps
+
+
+def _check_radii(R) -> np.ndarray:
+    R = np.asarray(R, dtype=np.float64)
+    if np.isnan(R).any() or (R < 0).any():
+        raise ValueError(
+            "`R` (distances from the trained weights) must be >= 0 and not NaN; got "
+            f"{R.ravel()[np.isnan(R.ravel()) | (R.ravel() < 0)][:3].tolist()}."
+        )
+    return R
+
+
+def _terms(weights, r2, curvature):
+    """``weights / (1 + r2 * curvature)`` broadcast, with a zero-curvature term exactly
+    ``weights`` also where ``r2`` is infinite (an infinite radius, or ``R^2 / (2 eps)``
+    overflowing for a tiny ``eps``): ``inf * 0`` would make it NaN."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        denom = np.asarray(1.0 + r2 * curvature, dtype=np.float64)
+    return weights / np.nan_to_num(denom, copy=False, nan=1.0, posinf=np.inf)
 
 
 class GaussianWidth:
@@ -79,7 +103,23 @@ class GaussianWidth:
         p0 = float(zero_row_fraction)
         if not 0.0 <= p0 <= 1.0:
             raise ValueError(f"`zero_row_fraction` must be in [0, 1]; got {zero_row_fraction!r}.")
-        nodes = np.where(np.isfinite(nodes), nodes, 0.0)
+        if nodes.shape[1] == 0:
+            raise ValueError("`nodes` and `weights` must hold at least one node per probe.")
+        if not np.isfinite(nodes).all():
+            raise ValueError(
+                "`nodes` (eigenvalue estimates) must be finite; got "
+                f"{nodes[~np.isfinite(nodes)][:3].tolist()}. A NaN or infinite eigenvalue means "
+                "the Hessian was not finite: check the network's weights and loss."
+            )
+        bad = not np.isfinite(weights).all() or bool((weights < 0).any())
+        sums = weights.sum(axis=1)
+        if bad or not np.allclose(sums, 1.0, rtol=0.0, atol=1e-6):
+            raise ValueError(
+                "`weights` must be finite and non-negative, each probe's row summing to 1 (a "
+                f"quadrature); got row sums {np.round(sums[:3], 6).tolist()}"
+                f"{' and negative or non-finite entries' if bad else ''}. For D exact "
+                "eigenvalues pass weights of 1/D each."
+            )
         if negative_eigenvalues == "abs":
             curv = np.abs(nodes)
         else:
@@ -96,16 +136,17 @@ class GaussianWidth:
     def per_probe(self, R, epsilon) -> np.ndarray:
         """G(R) for each probe's quadrature, shape ``(n_probes,) + np.shape(R)``."""
         eps = _check_epsilon(epsilon)
-        R = np.asarray(R, dtype=np.float64)
+        R = _check_radii(R)
         flat = R.reshape(-1)
         out = np.empty((self.n_probes, flat.size))
         # chunk over radii so that (n_probes, chunk, n_nodes) stays small
         n_nodes = max(self.curvature.shape[1], 1)
         step = max(1, int(2**22 // (self.n_probes * n_nodes)))
         for start in range(0, flat.size, step):
-            r2 = flat[start : start + step] ** 2 / (2.0 * eps)
-            denom = 1.0 + r2[None, :, None] * self.curvature[:, None, :]
-            out[:, start : start + step] = (self.weights[:, None, :] / denom).sum(axis=-1)
+            with np.errstate(over="ignore"):  # an infinite r2 is handled by _terms
+                r2 = flat[start : start + step] ** 2 / (2.0 * eps)
+            terms = _terms(self.weights[:, None, :], r2[None, :, None], self.curvature[:, None, :])
+            out[:, start : start + step] = terms.sum(axis=-1)
         p0 = self.zero_row_fraction
         out = (1.0 - p0) * out + p0
         return out.reshape((self.n_probes,) + R.shape)
@@ -113,8 +154,9 @@ class GaussianWidth:
     def at_probe_radii(self, R, epsilon) -> np.ndarray:
         """``G_p(R_p)`` for one radius per probe (``R`` of shape ``(n_probes,)``)."""
         eps = _check_epsilon(epsilon)
-        r2 = np.asarray(R, dtype=np.float64) ** 2 / (2.0 * eps)
-        g = (self.weights / (1.0 + r2[:, None] * self.curvature)).sum(axis=1)
+        with np.errstate(over="ignore"):
+            r2 = _check_radii(R) ** 2 / (2.0 * eps)
+        g = _terms(self.weights, r2[:, None], self.curvature).sum(axis=1)
         p0 = self.zero_row_fraction
         return (1.0 - p0) * g + p0
 
@@ -130,8 +172,9 @@ class GaussianWidth:
     def jensen_lower_bound(self, R, epsilon) -> np.ndarray:
         """``1 / (1 + R^2 tr|H| / (2 eps D))``, a lower bound on G(R) (Jensen, convexity)."""
         eps = _check_epsilon(epsilon)
-        R = np.asarray(R, dtype=np.float64)
-        return 1.0 / (1.0 + R**2 * self.mean_curvature() / (2.0 * eps))
+        with np.errstate(over="ignore"):
+            r2 = _check_radii(R) ** 2 / (2.0 * eps)
+        return _terms(1.0, r2, self.mean_curvature())
 
 
 def gaussian_width(

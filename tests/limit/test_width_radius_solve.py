@@ -119,3 +119,86 @@ def test_akf_slack_value():
     assert akf_slack(100) == pytest.approx(math.sqrt(8 * math.log(80)) / 10)
     with pytest.raises(ValueError):
         akf_slack(100, eta=0.0)
+
+
+@pytest.mark.parametrize(
+    "nodes, weights, match",
+    [
+        ([1.0, np.nan, 2.0], np.full(3, 1 / 3), "nodes"),
+        ([1.0, np.inf, 2.0], np.full(3, 1 / 3), "nodes"),  # was taken as curvature 0: term 1
+        ([1.0, 3.0, 2.0], [0.5, np.nan, 0.5], "weights"),  # was G = NaN
+        ([1.0, 3.0, 2.0], [1.5, -1.0, 0.5], "weights"),
+        ([1.0, 3.0, 2.0], np.ones(3), "sum to 1|summing to 1"),  # was G up to 3
+        (np.zeros(0), np.zeros(0), "at least one node"),  # was G = 0
+    ],
+)
+def test_width_refuses_a_quadrature_that_is_not_one(nodes, weights, match):
+    with pytest.raises(ValueError, match=match):
+        GaussianWidth(nodes, weights)
+    with pytest.raises(ValueError, match=match):
+        gaussian_width(1.0, nodes, weights, 1.0)
+
+
+@pytest.mark.parametrize("R", [np.nan, -1.0])
+def test_width_refuses_nan_or_negative_radii(R):
+    g = GaussianWidth([1.0, 2.0], [0.5, 0.5])
+    for call in (
+        lambda: g(R, 1.0),
+        lambda: g.at_probe_radii(np.array([R]), 1.0),
+        lambda: g.jensen_lower_bound(R, 1.0),
+    ):
+        with pytest.raises(ValueError, match="`R`"):
+            call()
+
+
+def test_width_with_overflowing_radius_keeps_zero_curvature_terms():
+    """R^2 / (2 eps) = inf (R infinite, or eps tiny): the terms of zero eigenvalues stay 1, the
+    others 0 -- inf * 0 used to make G NaN, and the solver then failed on it."""
+    lam = np.array([0.0, 0.0, 3.0, -2.0, 1e-3])
+    tau = np.full(5, 0.2)
+    g = GaussianWidth(lam, tau)
+    for R, eps in ((np.inf, 1.0), (1.0, 5e-324), (1e200, 1e-200)):
+        assert float(g(R, eps)) == pytest.approx(0.4, abs=1e-12)
+        assert g.at_probe_radii(np.array([R]), eps)[0] == pytest.approx(0.4, abs=1e-12)
+    assert GaussianWidth(np.zeros(2), [0.5, 0.5]).jensen_lower_bound(np.inf, 1.0) == 1.0
+    # the solver through it: an independent bisection of rho = G(R(rho)) on the exact sum
+    w = np.array([0.3, 0.2, 0.1, 0.4, 0.5])
+    radius = RadiusCurve(w)
+    eps = 1e-310  # R^2 / (2 eps) overflows for every rho > 0
+
+    def gap(rho):
+        r2 = np.interp(rho * 5, np.arange(6), np.r_[0.0, np.cumsum(np.sort(w**2))])
+        return rho - (np.mean(lam == 0) if r2 > 0 else 1.0)
+
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        lo, hi = (lo, (lo + hi) / 2) if gap((lo + hi) / 2) > 0 else ((lo + hi) / 2, hi)
+    assert solve_pruning_limit(radius, g, eps) == pytest.approx(lo, abs=1e-6)
+    assert solve_pruning_limit(radius, g, eps, per_probe=True)[0] == pytest.approx(lo, abs=1e-6)
+
+
+def test_radius_curve_refuses_nan_rho_and_overflowing_weights():
+    rc = RadiusCurve(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="`rho`"):  # was an IndexError
+        rc(np.nan)
+    with pytest.raises(ValueError, match="`rho`"):
+        rc.squared(np.array([0.5, np.nan]))
+    assert rc(np.inf) == rc(1.0) == pytest.approx(math.sqrt(5.0))  # clipped, as documented
+    with pytest.raises(ValueError, match="overflows float64"):  # was R = inf
+        RadiusCurve(np.array([1e160, 1.0]))
+
+
+@pytest.mark.parametrize("per_probe", [False, True])
+def test_solver_validates_tol_and_offset(per_probe):
+    radius = RadiusCurve(np.linspace(0.0, 1.0, 11))
+    g = GaussianWidth([1.0], [1.0])
+    for tol in (0.0, -1.0, np.nan, None, "1e-6"):
+        with pytest.raises(ValueError, match="`tol`"):
+            solve_pruning_limit(radius, g, 1.0, tol=tol, per_probe=per_probe)
+    for offset in (np.nan, np.inf, None):
+        with pytest.raises(ValueError, match="`offset`"):  # NaN gave a silent 2.4e-7
+            solve_pruning_limit(radius, g, 1.0, offset=offset, per_probe=per_probe)
+    # a coarse tol still brackets the root to within tol
+    fine = solve_pruning_limit(radius, g, 1.0, per_probe=per_probe, tol=1e-12)
+    coarse = solve_pruning_limit(radius, g, 1.0, per_probe=per_probe, tol=0.1)
+    assert np.all(np.abs(np.asarray(coarse) - fine) <= 0.1)
