@@ -65,8 +65,9 @@ def zero_curvature_mask(op, n_probes=2, *, rtol=None, atol=None, random_state=No
         None uses ``max(1e-6, 100 * eps)`` of the operator's dtype (``1.2e-5`` for float32
         products, ``1e-6`` for float64): float32 products carry relative rounding noise of a few
         ``1e-7`` on large entries, while truly zero rows come out exactly (or almost exactly)
-        zero, so the tolerance sits two orders above the noise; rows this small relative to
-        the largest curvature add a term ~1 to the Gaussian width anyway.
+        zero, so the tolerance sits two orders above the noise. A flagged row counts as exactly
+        flat, a term of 1 in the Gaussian width: right for rows this small unless
+        ``R^2 * atol / (2 epsilon)`` is not small (huge weights or a tiny ``epsilon``).
     atol : float, default=None
         Absolute tolerance; overrides ``rtol``.
     random_state : None, int, numpy RandomState or torch.Generator, default=None
@@ -90,6 +91,13 @@ def zero_curvature_mask(op, n_probes=2, *, rtol=None, atol=None, random_state=No
     gen = make_generator(random_state)
     V = torch.randn(n_probes, op.shape[0], generator=gen, dtype=torch.float64).t()
     HV = op._matmat_f64(V).abs()
+    if not bool(torch.isfinite(HV).all()):
+        # NaN compares False (no row flagged), inf makes ``atol`` infinite (every row flagged,
+        # and SLQ then reports G = 1): either would be a silently wrong deflation
+        raise ValueError(
+            "The operator's products are not finite (NaN or infinity): its zero rows cannot be "
+            "told. Check the matrix, or the network's data and weights."
+        )
     if atol is None:
         eps = float(torch.finfo(op.dtype).eps)
         rtol = max(1e-6, 100 * eps) if rtol is None else float(rtol)

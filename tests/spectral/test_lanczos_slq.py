@@ -340,3 +340,29 @@ def test_available_bytes_reads_this_machine():
     free = _available_bytes(torch.device("cpu"))
     assert free is None or 2**20 < free < 2**50
     assert _available_bytes(torch.device("meta")) is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_zero_row_search_refuses_non_finite_products(bad):
+    """inf made the tolerance infinite and flagged every row, so slq_spectrum returned p0 = 1
+    (G = 1, the largest possible limit) without a word; NaN flagged none."""
+    H = np.diag([1.0, bad, 0.0, 2.0])
+    with pytest.raises(ValueError, match="not finite"):
+        zero_curvature_mask(H, random_state=0)
+    with pytest.raises(ValueError, match="not finite"):
+        slq_spectrum(H, 1, 4, random_state=0, deflate_zero_rows=True)
+
+
+def test_breakdown_warning_names_the_precision_it_is_exact_to():
+    """float32 products cannot tell apart eigenvalues closer than ~6e-6 ||T||: a cluster below
+    that (one layer's curvature 1e-7 of another's) becomes one node. The warning used to call
+    the quadrature exact; it now says what is merged, and float64 products resolve it."""
+    lam = np.r_[1e-7 * np.arange(1.0, 9.0), 0.5, 1.0, 2.0]
+    with pytest.warns(LanczosBreakdownWarning, match="merged into one node.*float32") as rec:
+        sd32 = slq_spectrum(
+            torch.diag(torch.tensor(lam, dtype=torch.float32)), 1, 11, random_state=0
+        )
+    assert "float64 products resolve" in str(rec[0].message)
+    assert sd32.n_steps[0] < 11  # the cluster of eight is one node
+    sd64 = slq_spectrum(np.diag(lam), 1, 11, random_state=0, rule="gauss")
+    np.testing.assert_allclose(np.sort(sd64.nodes[0]), lam, rtol=1e-6, atol=1e-15)

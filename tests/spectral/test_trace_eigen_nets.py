@@ -113,3 +113,29 @@ def test_dead_unit_rows_are_found_and_deflated():
     assert sd.n_params == D - 10 and sd.zero_row_fraction == pytest.approx(10 / D)
     sub = H[~torch.as_tensor(zero_rows)][:, ~torch.as_tensor(zero_rows)].numpy()
     assert sd.nodes.max() == pytest.approx(np.linalg.eigvalsh(sub)[-1], rel=1e-9)
+
+
+def test_top_eigenvalues_of_an_all_dead_network_are_zero():
+    """Every hidden ReLU dead: the Hessian of the weights is exactly 0, and ARPACK stopped with
+    'ARPACK error -9: Starting vector is zero' (HessianSpectrum.fit raised it too)."""
+    from skorch import NeuralNetClassifier
+
+    from sparselimit.spectral import HessianSpectrum
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    with torch.no_grad():
+        module[0].bias.fill_(-100.0)
+    X = torch.randn(40, 6, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 3, (40,), generator=torch.Generator().manual_seed(2))
+    names = ["0.weight", "2.weight"]
+    op = HessianOperator(module, nn.CrossEntropyLoss(), X, y, params=names, dtype=torch.float64)
+    H = dense_hessian(op)  # torch.func.hessian, independent of the products
+    eigs = np.linalg.eigvalsh(H.numpy())
+    assert not H.any() and not eigs.any()
+    np.testing.assert_array_equal(top_eigenvalues(op, k=3, random_state=0), eigs[:3])
+    np.testing.assert_array_equal(top_eigenvalues(op, k=2, which="LM", random_state=0), [0, 0])
+    net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss, verbose=0).initialize()
+    hs = HessianSpectrum(net, prefit=True, n_lanczos_steps=5, params=names, random_state=0)
+    hs.fit(X.numpy(), y.numpy())
+    assert hs.top_eigenvalues_.tolist() == [0.0]
