@@ -145,6 +145,9 @@ class PruningLimitEstimator(BaseEstimator):
     deflate_zero_rows : bool, default=True
         Find the coordinates whose Hessian row is zero (dead units after L1 training), leave
         them out of the quadrature and add them back exactly: ``G = (1 - p0) G_quad + p0``.
+        "Zero" is relative (1e-6 of the largest entry for ``spectrum="exact"``, of the largest
+        product for ``"slq"``); a row that small but not zero, counted as flat, changes the
+        limit only at extreme scales (``R^2 * 1e-6 * max|lambda| / (2 epsilon)`` not small).
     spectrum : {"slq", "exact"}, default="slq"
         ``"slq"``: stochastic Lanczos quadrature on Hessian-vector products.
         ``"exact"``: the dense float64 Hessian over all prunable weights, eigendecomposed
@@ -637,6 +640,13 @@ class PruningLimitEstimator(BaseEstimator):
         if self.pruning_limit_ <= 0.0:
             messages.append(
                 "The predicted limit is 0: no pruning is predicted to be safe at this epsilon."
+            )
+        elif self.pruning_limit_ >= upper and radius(upper) == 0.0:
+            # R = 0 there, so G = 1 whatever the Hessian: blaming the curvature would mislead
+            messages.append(
+                f"The predicted limit is pinned at 1 - 1/D: {radius.zero_fraction:.1%} of the "
+                "prunable weights are already exactly zero, so removing all but one of them "
+                "moves the weights by R = 0 and the prediction carries no information."
             )
         elif self.pruning_limit_ >= upper:
             messages.append(

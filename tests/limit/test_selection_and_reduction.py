@@ -1,6 +1,8 @@
 """The limit and its measurement cover the same weights, and do not depend on how the
 criterion reduces a batch."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -76,3 +78,28 @@ def test_all_zero_hessian_rows_give_the_flat_limit(data, steps):
     D = 6 * 16 + 16 * 2
     assert est.zero_row_fraction_ == 1.0 and est.n_lanczos_steps_ == 0
     assert est.pruning_limit_ == pytest.approx((D - 1) / D, abs=1e-6)
+
+
+@pytest.mark.parametrize("spectrum", ["exact", "slq"])
+def test_limit_pinned_by_zero_weights_says_so(data, spectrum):
+    """All but one prunable weight exactly zero: R(1 - 1/D) = 0, so G = 1 and the limit is
+    pinned whatever the (non-zero) Hessian. The warning blamed a flat Hessian."""
+    X, y = data
+    net = make_net()
+    net.initialize()
+    with torch.no_grad():
+        net.module_[0].weight.zero_()
+        net.module_[2].weight.zero_()
+        net.module_[0].weight[0, 0] = 1.0
+    D = 6 * 16 + 16 * 2
+    est = PruningLimitEstimator(net, prefit=True, spectrum=spectrum, epsilon=1e-3, random_state=0)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    pinned = [str(w.message) for w in rec if "pinned" in str(w.message)]
+    assert (
+        len(pinned) == 1 and "99.2% of the prunable weights are already exactly zero" in pinned[0]
+    )
+    assert est.radius((D - 1) / D) == 0.0  # the weights pin it, not the curvature:
+    assert est.diagnostics_["mean_abs_curvature"] > 0
+    assert est.pruning_limit_ == pytest.approx((D - 1) / D)
