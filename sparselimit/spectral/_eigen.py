@@ -67,12 +67,24 @@ def top_eigenvalues(
     v0 = torch.randn(D, 1, generator=gen, dtype=torch.float64)
     key = _WHICH[which]
     if method == "eigsh" and k < D - 1:
-        from scipy.sparse.linalg import eigsh
+        from scipy.sparse.linalg import ArpackError, eigsh
 
         tol = float(torch.finfo(op.dtype).eps) ** 0.5 if tol is None else float(tol)
-        vals = eigsh(
-            op.to_scipy(), k=k, which=which, v0=v0[:, 0].numpy(), tol=tol, return_eigenvectors=False
-        )
+        try:
+            vals = eigsh(
+                op.to_scipy(),
+                k=k,
+                which=which,
+                v0=v0[:, 0].numpy(),
+                tol=tol,
+                return_eigenvectors=False,
+            )
+        except ArpackError:
+            # ARPACK fails on the zero operator ("error -9: Starting vector is zero"): a
+            # Hessian with no curvature at all (every unit dead), whose eigenvalues are all 0
+            if bool(op._matmat_f64(v0).any()):
+                raise
+            vals = np.zeros(k)
     else:
         m = D if k >= D - 1 else (n_steps or min(D, max(4 * k, 2 * k + 40)))
         alphas, betas, n_done, _ = _lanczos_block(op, v0, int(m))

@@ -1,6 +1,7 @@
 """HessianSpectrum: skorch integration, sklearn contract, subsampling, display."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -222,3 +223,30 @@ def test_batch_size_does_not_change_the_spectrum(fitted):
     np.testing.assert_allclose(small.spectrum_.nodes, est.spectrum_.nodes, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="batch_size"):
         HessianSpectrum(est.estimator_, prefit=True, batch_size="big").fit(X, y)
+
+
+@pytest.mark.parametrize("deflate", [True, False])
+def test_a_net_without_curvature_has_top_eigenvalues_zero(deflate):
+    # every ReLU dead: the loss does not depend on any weight, so the Hessian over them is the
+    # zero matrix -- ARPACK refused it ("Starting vector is zero") and fit crashed
+    X = np.random.RandomState(0).randn(32, 4).astype(np.float32)
+    net = NeuralNetRegressor(
+        nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)), train_split=None, verbose=0
+    ).initialize()
+    with torch.no_grad():
+        net.module_[0].bias.fill_(-100.0)
+    hidden = torch.relu(net.module_[0](torch.from_numpy(X)))
+    assert not bool(hidden.any())  # the reference: no unit is ever active
+    est = HessianSpectrum(
+        net,
+        prefit=True,
+        n_lanczos_steps=4,
+        n_top_eigenvalues=2,
+        deflate_zero_rows=deflate,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Lanczos breakdown on the zero operator
+        est.fit(X, X[:, :1])
+    np.testing.assert_array_equal(est.top_eigenvalues_, [0.0, 0.0])
+    assert est.trace_ == 0.0
