@@ -15,6 +15,7 @@ from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _batch_weight, _with_reduction
 from ..utils._validation import (
     _dense,
+    _record_n_features,
     _rng_shielded,
     _torch_seeded,
     _unfreeze,
@@ -181,6 +182,8 @@ class HessianSpectrum(BaseEstimator):
         Their names.
     n_samples_ : int
         Samples the Hessian was taken over.
+    n_features_in_ : int
+        Number of features of ``X`` (only when ``X`` is two-dimensional).
 
     Examples
     --------
@@ -273,6 +276,7 @@ class HessianSpectrum(BaseEstimator):
             _check_int(self.batch_size, "batch_size", 1)
         n_top = _check_int(self.n_top_eigenvalues, "n_top_eigenvalues", 0)
         check_X_y(X, y)
+        X_in = X  # the user's X, for n_features_in_ (X is densified and subsampled below)
         if isinstance(self.random_state, torch.Generator):
             raise TypeError("`random_state` must be None, an int or a numpy RandomState.")
         gen = make_generator(self.random_state)
@@ -319,6 +323,7 @@ class HessianSpectrum(BaseEstimator):
             self.n_params_ = op.n_params
             self.param_names_ = list(op.param_names)
             self.n_samples_ = op.n_samples
+        _record_n_features(self, X_in)
         return self
 
     def density(self, grid=None, sigma=None, *, include_zero_rows=True):

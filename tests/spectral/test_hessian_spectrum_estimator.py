@@ -250,3 +250,15 @@ def test_a_net_without_curvature_has_top_eigenvalues_zero(deflate):
         est.fit(X, X[:, :1])
     np.testing.assert_array_equal(est.top_eigenvalues_, [0.0, 0.0])
     assert est.trace_ == 0.0
+
+
+def test_n_features_in_is_recorded_as_by_the_other_estimators(fitted):
+    est, X, y = fitted
+    assert est.n_features_in_ == X.shape[1] == 64  # scikit-learn's fit contract
+    # a refit on an X without a feature count (a Dataset) drops the count of the earlier fit
+    from skorch.dataset import Dataset
+
+    est = HessianSpectrum(est.estimator_, prefit=True, n_lanczos_steps=2, n_top_eigenvalues=0)
+    refit = est.fit(X, y).fit(Dataset(X, y))
+    assert refit.n_samples_ == 300
+    assert "n_features_in_" not in vars(refit)
