@@ -139,10 +139,13 @@ def check_X_y(X, y=None) -> None:
 
 
 def _as_array(data):
-    """Lists, tuples and pandas objects as NumPy arrays; anything else unchanged (skorch
-    converts neither lists nor a pandas Series, and reads a DataFrame as a dict of columns)."""
+    """Lists, tuples and pandas objects as NumPy arrays, and scipy.sparse matrices that skorch
+    cannot index by row (COO, DIA, BSR, DOK) as CSR; anything else unchanged (skorch converts
+    neither lists nor a pandas Series, and reads a DataFrame as a dict of columns)."""
     if isinstance(data, (list, tuple)):
         return np.asarray(data)
+    if hasattr(data, "tocsr") and hasattr(data, "nnz"):  # scipy.sparse, without importing it
+        return data if data.format in ("csr", "csc", "lil") else data.tocsr()
     if hasattr(data, "to_numpy") and not isinstance(data, torch.Tensor):  # pandas
         return data.to_numpy()
     return data

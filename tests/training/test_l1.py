@@ -237,3 +237,24 @@ def test_bce_targets_are_probabilities_of_the_output_shape_not_class_indices(n_o
     net = fit(L1RegularizedClassifier, target(y), l1_alpha=0.0)
     np.testing.assert_allclose(net.predict_proba(X), ref.predict_proba(X), rtol=1e-5)
     assert net.score(X, y) == pytest.approx(ref.score(X, y))
+
+
+@pytest.mark.parametrize("fmt", ["coo", "dia", "bsr", "dok", "csr"])
+def test_every_scipy_sparse_format_trains_as_the_dense_array(fmt):
+    # skorch indexes X by row: COO, DIA, BSR and DOK failed inside it ("'coo_matrix' object
+    # is not subscriptable", "Index input_ids length needs to match", ...)
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 6).astype(np.float32)
+    X[rng.rand(40, 6) < 0.6] = 0.0
+    y = X @ rng.randn(6, 1).astype(np.float32)
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    preds = []
+    for data in (X, Xs):
+        torch.manual_seed(0)
+        reg = L1RegularizedRegressor(
+            nn.Linear(6, 1), max_epochs=3, lr=0.05, batch_size=16, train_split=None, verbose=0
+        )
+        preds.append(reg.fit(data, y).predict(data))
+    np.testing.assert_allclose(preds[1], preds[0], rtol=1e-5, atol=1e-6)
