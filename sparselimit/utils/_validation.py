@@ -280,6 +280,25 @@ def check_class_codes(net, y) -> None:
             f"labels of dtype {y.dtype} such as {y.reshape(-1)[0]!r}. Encode them with "
             "sklearn.preprocessing.LabelEncoder (and decode predictions with it)."
         )
+    # one float per sample that is not a whole number: a regression target, which NLL and
+    # cross-entropy refuse deep inside torch ("expected target dtype to be Long")
+    criterion = getattr(net, "criterion_", None) or net.criterion
+    criterion = criterion if isinstance(criterion, type) else type(criterion)
+    if not issubclass(criterion, (torch.nn.NLLLoss, torch.nn.CrossEntropyLoss)):
+        return
+    if isinstance(y, torch.Tensor) and y.is_floating_point():
+        y = y.detach().to("cpu", torch.float64).numpy()
+    if not isinstance(y, np.ndarray) or y.dtype.kind != "f":
+        return
+    if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+        fractional = y[np.isfinite(y) & (y != np.round(y))]
+        if fractional.size:
+            raise ValueError(
+                "Unknown label type: continuous. y of a skorch classifier holds class indices "
+                f"0..n_classes-1; got non-integer values such as {float(fractional[0])!r}. For "
+                "a regression target use a regressor net (L1RegularizedRegressor, "
+                "NeuralNetRegressor); labels stored as floats must be whole numbers."
+            )
 
 
 def _length(a):

@@ -148,3 +148,26 @@ def test_empty_X_is_refused_before_training(shape, what):
     for est in _empty_data_estimators():
         with pytest.raises(ValueError, match=rf"{what}\(s\).*minimum of 1 is required"):
             est.fit(X, y)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_a_continuous_target_for_a_classifier_net_is_named_before_training(as_tensor):
+    # NLL / cross-entropy refused it deep inside torch: "expected target dtype to be Long"
+    from skorch import NeuralNetClassifier
+
+    from sparselimit import IterativePruner, L1RegularizedClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(20, 3).astype(np.float32), rng.randn(20)
+    y = torch.as_tensor(y) if as_tensor else y
+    kw = dict(criterion=nn.CrossEntropyLoss, max_epochs=1, train_split=None, verbose=0)
+    for est in (
+        L1RegularizedClassifier(nn.Linear(3, 2), **kw),
+        IterativePruner(NeuralNetClassifier(nn.Linear(3, 2), **kw), n_rounds=1, verbose=0),
+    ):
+        with pytest.raises(ValueError, match="Unknown label type: continuous.*regressor net"):
+            est.fit(X, y)
+    # whole floats are labels, and BCE takes probabilities: both still train
+    L1RegularizedClassifier(nn.Linear(3, 2), **kw).fit(X, np.asarray(y > 0, dtype=np.float64))
+    bce = dict(kw, criterion=nn.BCEWithLogitsLoss)
+    L1RegularizedClassifier(nn.Linear(3, 1), **bce).fit(X, 1 / (1 + np.exp(-np.asarray(y))))
