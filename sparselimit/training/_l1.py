@@ -178,7 +178,8 @@ _PARAMS_DOC = """
     ``nn.Embedding``); integer features (uint8 images) reaching a float layer are a
     ``TypeError`` that names the cast. A bfloat16 module's predictions are returned as
     float32 (NumPy has no bfloat16). Inputs may also be lists, pandas objects or scipy.sparse
-    matrices of any format (COO, DIA, BSR and DOK are converted to CSR); class labels
+    matrices and arrays of any format (all but CSR, CSC and LIL matrices are converted to a
+    CSR matrix, which skorch takes); class labels
     may be any integer dtype of shape (n_samples,) or (n_samples, 1) (they index the network's
     outputs, 0 to n_classes - 1); a one-output regressor takes a 1-D target.
 """

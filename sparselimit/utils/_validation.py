@@ -139,13 +139,19 @@ def check_X_y(X, y=None) -> None:
 
 
 def _as_array(data):
-    """Lists, tuples and pandas objects as NumPy arrays, and scipy.sparse matrices that skorch
-    cannot index by row (COO, DIA, BSR, DOK) as CSR; anything else unchanged (skorch converts
-    neither lists nor a pandas Series, and reads a DataFrame as a dict of columns)."""
+    """Lists, tuples and pandas objects as NumPy arrays, and the scipy.sparse inputs skorch
+    cannot take as CSR matrices; anything else unchanged (skorch converts neither lists nor a
+    pandas Series, and reads a DataFrame as a dict of columns)."""
     if isinstance(data, (list, tuple)):
         return np.asarray(data)
-    if hasattr(data, "tocsr") and hasattr(data, "nnz"):  # scipy.sparse, without importing it
-        return data if data.format in ("csr", "csc", "lil") else data.tocsr()
+    if hasattr(data, "tocsr") and hasattr(data, "nnz"):  # scipy.sparse
+        from scipy import sparse
+
+        # skorch indexes X by row, which COO, DIA, BSR and DOK do not allow, and densifies a
+        # row expecting the (1, n) of a sparse *matrix*: a sparse array's row is 1-D
+        if isinstance(data, sparse.spmatrix) and data.format in ("csr", "csc", "lil"):
+            return data
+        return sparse.csr_matrix(data)
     if hasattr(data, "to_numpy") and not isinstance(data, torch.Tensor):  # pandas
         return data.to_numpy()
     return data

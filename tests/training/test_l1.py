@@ -239,17 +239,21 @@ def test_bce_targets_are_probabilities_of_the_output_shape_not_class_indices(n_o
     assert net.score(X, y) == pytest.approx(ref.score(X, y))
 
 
-@pytest.mark.parametrize("fmt", ["coo", "dia", "bsr", "dok", "csr"])
+@pytest.mark.parametrize("fmt", ["coo", "dia", "bsr", "dok", "csr", "csr_array", "coo_array"])
 def test_every_scipy_sparse_format_trains_as_the_dense_array(fmt):
     # skorch indexes X by row: COO, DIA, BSR and DOK failed inside it ("'coo_matrix' object
-    # is not subscriptable", "Index input_ids length needs to match", ...)
+    # is not subscriptable", "Index input_ids length needs to match", ...), and sparse arrays
+    # with "cannot select an axis to squeeze out" (their rows are 1-D)
     import scipy.sparse as sp
 
     rng = np.random.RandomState(0)
     X = rng.randn(40, 6).astype(np.float32)
     X[rng.rand(40, 6) < 0.6] = 0.0
     y = X @ rng.randn(6, 1).astype(np.float32)
-    Xs = sp.csr_matrix(X).asformat(fmt)
+    if fmt.endswith("_array"):
+        Xs = sp.csr_array(X).asformat(fmt.split("_")[0])
+    else:
+        Xs = sp.csr_matrix(X).asformat(fmt)
     preds = []
     for data in (X, Xs):
         torch.manual_seed(0)
