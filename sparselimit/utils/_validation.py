@@ -401,12 +401,28 @@ def _rng_shielded():
         yield
 
 
-def _record_n_features(est, X) -> None:
-    """Set ``est.n_features_in_`` as scikit-learn does, when ``X`` is 2-D (a skorch net may
-    also take dicts or other inputs, which have no feature count); otherwise remove the count
-    an earlier fit left, as scikit-learn's ``reset=True`` does."""
+def _n_columns(X):
+    """The number of columns of a 2-D ``X`` -- array, tensor, DataFrame, scipy.sparse matrix or
+    a list of rows (lists or tuples), as scikit-learn counts them -- else None (a skorch net
+    may also take dicts, Datasets, inputs of other ranks, or a list of arrays, one per input
+    of the module, which have no feature count)."""
     shape = getattr(X, "shape", None)
+    if shape is None and isinstance(X, (list, tuple)) and X and isinstance(X[0], (list, tuple)):
+        try:
+            shape = np.shape(X)
+        except (ValueError, TypeError, RuntimeError):  # ragged, or rows NumPy cannot read
+            return None
     if shape is not None and len(shape) == 2:
-        est.n_features_in_ = int(shape[1])
+        return int(shape[1])
+    return None
+
+
+def _record_n_features(est, X) -> None:
+    """Set ``est.n_features_in_`` as scikit-learn does, when ``X`` is 2-D (see
+    :func:`_n_columns`); otherwise remove the count an earlier fit left, as scikit-learn's
+    ``reset=True`` does."""
+    n = _n_columns(X)
+    if n is not None:
+        est.n_features_in_ = n
     else:
         est.__dict__.pop("n_features_in_", None)
