@@ -28,6 +28,7 @@ from ..utils import (
     select_prunable,
 )
 from ..utils._validation import (
+    _inner_sparse_tag,
     _record_n_features,
     _rng_shielded,
     _torch_seeded,
@@ -356,6 +357,8 @@ class PruningLimitEstimator(BaseEstimator):
         tags.non_deterministic = True
         if self.estimator is None:
             tags.input_tags.sparse = True  # the default net densifies scipy.sparse X
+        else:  # the net is trained on X as it is
+            tags.input_tags.sparse = _inner_sparse_tag(self.estimator)
         return tags
 
     # ------------------------------------------------------------------ fitting

@@ -15,6 +15,7 @@ from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _batch_weight, _with_reduction
 from ..utils._validation import (
     _dense,
+    _inner_sparse_tag,
     _record_n_features,
     _rng_shielded,
     _torch_seeded,
@@ -227,6 +228,12 @@ class HessianSpectrum(BaseEstimator):
         self.n_top_eigenvalues = n_top_eigenvalues
         self.random_state = random_state
         self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:  # an unfitted net is trained on X as it is
+            tags.input_tags.sparse = _inner_sparse_tag(self.estimator)
+        return tags
 
     def _subsample(self, n, gen):
         ms = self.max_samples

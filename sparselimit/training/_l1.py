@@ -157,6 +157,11 @@ class _L1Mixin:
         state.pop("_prunable_cache_", None)  # holds ids that mean nothing after unpickling
         return state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # every scipy.sparse format, see get_dataset
+        return tags
+
 
 _PARAMS_DOC = """
     l1_alpha : float, default=1e-4

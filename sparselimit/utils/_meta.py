@@ -231,6 +231,7 @@ class PrunedNetMixin(TransformerMixin):
                 tags.classifier_tags = inner.classifier_tags
                 tags.regressor_tags = inner.regressor_tags
                 tags.target_tags.required = inner.target_tags.required
+                tags.input_tags.sparse = inner.input_tags.sparse  # X goes to the net as it is
         # the output is the network's (float32 for a float32 net), whatever X's dtype was
         tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags

@@ -247,6 +247,18 @@ def _unfreeze(estimator):
     return estimator, False
 
 
+def _inner_sparse_tag(estimator) -> bool:
+    """Whether ``estimator`` (a net, or a FrozenEstimator of one) takes scipy.sparse ``X``, by
+    its scikit-learn tags: what an estimator passing ``X`` on to it takes (False without
+    tags)."""
+    from sklearn.utils import get_tags
+
+    try:
+        return bool(get_tags(estimator).input_tags.sparse)
+    except Exception:  # an object without scikit-learn tags
+        return False
+
+
 def _refuse_frozen(estimator, owner: str) -> None:
     """The estimators that train their net from its initialization cannot take a frozen one."""
     net, frozen = _unfreeze(estimator)
