@@ -10,7 +10,7 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_tensor
 
 from ..utils import select_prunable
-from ..utils._validation import _as_array, _class_indices, check_class_codes
+from ..utils._validation import _as_array, _check_not_empty, _class_indices, check_class_codes
 
 __all__ = ["L1RegularizedClassifier", "L1RegularizedRegressor", "l1_penalty"]
 
@@ -136,8 +136,11 @@ class _L1Mixin:
         return super().get_dataset(_as_array(X), _as_array(y))
 
     def check_data(self, X, y=None):
-        # runs before get_dataset: the classifier's np.unique(to_numpy(y)) fails on a list
-        return super().check_data(_as_array(X), _as_array(y))
+        # runs before get_dataset (at fit only): the classifier's np.unique(to_numpy(y)) fails
+        # on a list, and skorch trains on an empty X without a word
+        X = _as_array(X)
+        _check_not_empty(X)
+        return super().check_data(X, _as_array(y))
 
     def _match_target(self, y_pred, y_true):
         return y_true

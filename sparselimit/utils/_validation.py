@@ -99,6 +99,20 @@ def check_finite(array, name: str = "X") -> None:
         )
 
 
+def _check_not_empty(X) -> None:
+    """Refuse training data with 0 samples, or 2-D with 0 features, in scikit-learn's words: a
+    skorch net trains on it without complaint (no batch: the initial weights)."""
+    shape = getattr(X, "shape", None)
+    shape = tuple(map(int, shape)) if isinstance(shape, tuple) else None
+    no_features = shape is not None and len(shape) == 2 and shape[1] == 0
+    if _length(X) == 0 or no_features:
+        raise ValueError(
+            f"Found array with 0 {'feature' if no_features else 'sample'}(s) (shape="
+            f"{shape if shape is not None else 'len 0'}) while a minimum of 1 is required. "
+            "Pass non-empty training data."
+        )
+
+
 def check_X_y(X, y=None) -> None:
     """Check that X is not empty, the finiteness of X (and y) and that their lengths agree.
 
@@ -115,16 +129,7 @@ def check_X_y(X, y=None) -> None:
     ...
     ValueError: Found array with 0 sample(s) (shape=(0, 2)) while a minimum of 1 is required. ...
     """
-    # a skorch net trains on an empty X without complaint (no batches, the initial weights)
-    shape = getattr(X, "shape", None)
-    shape = tuple(map(int, shape)) if isinstance(shape, tuple) else None
-    no_features = shape is not None and len(shape) == 2 and shape[1] == 0
-    if _length(X) == 0 or no_features:
-        raise ValueError(
-            f"Found array with 0 {'feature' if no_features else 'sample'}(s) (shape="
-            f"{shape if shape is not None else 'len 0'}) while a minimum of 1 is required. "
-            "Pass non-empty training data."
-        )
+    _check_not_empty(X)
     if isinstance(X, (np.ndarray, torch.Tensor)):
         check_finite(X, "X")
     if y is not None:
