@@ -136,11 +136,14 @@ class _L1Mixin:
         return super().get_dataset(_as_array(X), _as_array(y))
 
     def check_data(self, X, y=None):
-        # runs before get_dataset (at fit only): the classifier's np.unique(to_numpy(y)) fails
-        # on a list, and skorch trains on an empty X without a word
-        X = _as_array(X)
-        _check_not_empty(X)
-        return super().check_data(X, _as_array(y))
+        # runs before get_dataset: the classifier's np.unique(to_numpy(y)) fails on a list
+        return super().check_data(_as_array(X), _as_array(y))
+
+    def partial_fit(self, X, y=None, **kwargs):
+        # (fit ends here too) skorch trains on an empty X without a word, or fails in a
+        # callback's on_train_begin with an IndexError
+        _check_not_empty(_as_array(X))
+        return super().partial_fit(X, y, **kwargs)
 
     def _match_target(self, y_pred, y_true):
         return y_true
