@@ -139,11 +139,12 @@ class _L1Mixin:
         # runs before get_dataset: the classifier's np.unique(to_numpy(y)) fails on a list
         return super().check_data(_as_array(X), _as_array(y))
 
-    def partial_fit(self, X, y=None, **kwargs):
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
         # (fit ends here too) skorch trains on an empty X without a word, or fails in a
-        # callback's on_train_begin with an IndexError
+        # callback's on_train_begin with an IndexError. skorch's signature, `classes`
+        # included: scikit-learn's metadata routing reads it
         _check_not_empty(_as_array(X))
-        return super().partial_fit(X, y, **kwargs)
+        return super().partial_fit(X, y, classes=classes, **fit_params)
 
     def _match_target(self, y_pred, y_true):
         return y_true

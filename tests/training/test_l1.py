@@ -275,3 +275,18 @@ def test_empty_training_data_is_refused(shape):
             net.fit(X, labels)
         with pytest.raises(ValueError, match=rf"0 {what}\(s\)"):
             net.initialize().partial_fit(X, labels)
+
+
+@pytest.mark.parametrize("cls", [L1RegularizedClassifier, L1RegularizedRegressor])
+def test_metadata_routing_is_skorch_s(cls):
+    # skorch declares `classes` of partial_fit unused; a partial_fit without that parameter
+    # made get_metadata_routing (every search, with routing on) fail: "Trying to remove
+    # parameter classes with UNUSED which doesn't exist"
+    import sklearn
+    from skorch import NeuralNetClassifier, NeuralNetRegressor
+
+    plain = NeuralNetClassifier if cls is L1RegularizedClassifier else NeuralNetRegressor
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = cls(nn.Linear(3, 2)).get_metadata_routing()
+        theirs = plain(nn.Linear(3, 2)).get_metadata_routing()
+    assert str(ours) == str(theirs)
