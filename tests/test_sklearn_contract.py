@@ -370,6 +370,10 @@ _SEARCHED = {  # estimator, its nested grid; all classifiers of _XC
         HessianSpectrum(classifier(max_epochs=3), n_lanczos_steps=3, random_state=0),
         {"estimator__module__hidden": [4, 12], "n_probes": [1, 2]},
     ),
+    "PruningLimitEstimator": (
+        PruningLimitEstimator(classifier(max_epochs=3), n_lanczos_steps=3, random_state=0),
+        {"estimator__module__hidden": [4, 12], "quadrature": ["gauss", "averaged"]},
+    ),
 }
 
 
