@@ -412,3 +412,30 @@ def test_default_net_takes_tensors_that_require_grad():
     reg = GlobalOneShotPruner(**kw).fit(Xg, yg)
     ref = GlobalOneShotPruner(**kw).fit(X, yg.detach().numpy())
     np.testing.assert_array_equal(reg.predict(Xg), ref.predict(X))
+
+
+def test_a_list_X_records_the_feature_count_and_every_2d_X_is_checked_against_it():
+    # fitted on a list of rows, the pruners kept no n_features_in_ (scikit-learn counts the
+    # columns of a list too); a list or sparse X of the wrong width reached the net, which
+    # failed with torch's "mat1 and mat2 shapes cannot be multiplied"
+    import scipy.sparse as sp
+
+    from sparselimit import GlobalOneShotPruner, IterativePruner
+    from sparselimit.blocks import BlockSparsifier
+
+    X, y = _data(n=40, d=6)
+    for est in (
+        GlobalOneShotPruner(_net(max_epochs=1), sparsity=0.5),
+        IterativePruner(_net(max_epochs=1), n_rounds=1, verbose=0),
+        BlockSparsifier(_net(max_epochs=1, l1_alpha=0.0), block_size=2, min_blocks=1),
+    ):
+        est.fit(X.tolist(), y.tolist())
+        assert est.n_features_in_ == 6
+        np.testing.assert_array_equal(est.predict(X.tolist()), est.predict(X))
+        for narrow in (X[:, :5], X[:, :5].tolist(), sp.csr_matrix(X[:, :5])):
+            with pytest.raises(ValueError, match="X has 5 features, but .* is expecting 6"):
+                est.predict(narrow)
+    # a list of arrays is skorch's form for a module with several inputs: no feature count
+    from sparselimit.utils._validation import _n_columns
+
+    assert _n_columns([X[:, 0], X[:, 1]]) is None and _n_columns(X.tolist()) == 6

@@ -188,8 +188,8 @@ def random_batch_loss_std(net, X, y, batch_size=128):
     losses = sample_losses(net, X, y)
     if losses.size < 2:
         raise ValueError(
-            f"epsilon='batch_std' needs at least two training samples; got {losses.size}. "
-            "Pass `epsilon` as a float."
+            "epsilon='batch_std' needs at least two training samples; got "
+            f"n_samples={losses.size}. Pass `epsilon` as a float."
         )
     if not np.isfinite(losses).all():
         raise ValueError(

@@ -29,6 +29,7 @@ from ..utils import (
     select_prunable,
 )
 from ..utils._validation import (
+    _inner_sparse_tag,
     _record_n_features,
     _require_y,
     _rng_shielded,
@@ -350,6 +351,8 @@ class PruningLimitEstimator(BaseEstimator):
         tags.non_deterministic = True
         if self.estimator is None:
             tags.input_tags.sparse = True  # the default net densifies scipy.sparse X
+        else:  # the net is trained on X as it is
+            tags.input_tags.sparse = _inner_sparse_tag(self.estimator)
         return tags
 
     # ------------------------------------------------------------------ fitting

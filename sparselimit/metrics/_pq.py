@@ -495,3 +495,9 @@ class PQIndex(BaseEstimator):
         True
         """
         return self.score(estimator)
+
+    def _accept_sample_weight(self) -> bool:
+        # scikit-learn (>= 1.7, without metadata routing) asks every scorer of a multi-metric
+        # search this before passing it sample_weight, and fails on a scorer without the
+        # method (scikit-learn#31599); the PQ index depends on no sample: weights do not apply
+        return False

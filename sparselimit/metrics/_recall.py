@@ -413,6 +413,12 @@ class RecallDistortionScorer:
         )
         return -result.alpha
 
+    def _accept_sample_weight(self) -> bool:
+        # asked by scikit-learn's multi-metric scorer before passing sample_weight, which
+        # fails on a scorer without the method (scikit-learn#31599): a search fitted with
+        # sample_weight then scores this one unweighted, with scikit-learn's warning
+        return False
+
 
 @dataclass
 class RecallDistortionCurve:

@@ -271,3 +271,9 @@ def sparsity_scorer(estimator, X=None, y=None, *, include=None, exclude=None) ->
     0.5
     """
     return achieved_sparsity(estimator, include, exclude)
+
+
+# scikit-learn (>= 1.7, without metadata routing) asks every scorer of a multi-metric search
+# this before passing it sample_weight, and fails on a plain function (scikit-learn#31599);
+# the fraction of zeros depends on no sample: weights do not apply
+sparsity_scorer._accept_sample_weight = lambda: False

@@ -262,7 +262,9 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         y : array-like, default=None
             Targets.
         **fit_params : dict
-            Passed to the net's ``fit`` (and ``partial_fit`` when fine-tuning).
+            Passed to the net's ``fit`` (and ``partial_fit`` when fine-tuning); skorch passes
+            them on to the module's ``forward``. The default net (``estimator=None``) takes
+            none: ``sample_weight`` raises ``TypeError``.
 
         Returns
         -------
@@ -320,8 +322,15 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
                     "estimator=None. Pass the trained net (GlobalOneShotPruner(net, "
                     "prefit=True)), or set prefit=False to train the default network on (X, y)."
                 )
+            if fit_params:  # skorch would pass them to the MLP's forward, which takes X only
+                raise TypeError(
+                    f"With estimator=None, fit takes no fit parameters; got {sorted(fit_params)}. "
+                    "The default network does not use sample weights or other per-sample data; "
+                    "pass your own skorch net as `estimator` (skorch passes fit parameters to "
+                    "its module's forward)."
+                )
             est, X, y_codes, classes = _default_estimator(X, y)
-            est.fit(X, y_codes, **fit_params)
+            est.fit(X, y_codes)
             if is_regressor(est):
                 _check_default_regressor(est, y_codes)
             return est, X, y_codes, (classes, np.asarray(_host(y)).ndim)

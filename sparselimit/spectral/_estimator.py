@@ -15,6 +15,8 @@ from ..utils import check_X_y, make_generator, resolve_module
 from ..utils._criterion import _batch_weight, _with_reduction
 from ..utils._validation import (
     _dense,
+    _inner_sparse_tag,
+    _record_n_features,
     _require_y,
     _rng_shielded,
     _torch_seeded,
@@ -182,6 +184,8 @@ class HessianSpectrum(BaseEstimator):
         Their names.
     n_samples_ : int
         Samples the Hessian was taken over.
+    n_features_in_ : int
+        Number of features of ``X`` (only when ``X`` is two-dimensional).
 
     Examples
     --------
@@ -225,6 +229,12 @@ class HessianSpectrum(BaseEstimator):
         self.n_top_eigenvalues = n_top_eigenvalues
         self.random_state = random_state
         self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:  # an unfitted net is trained on X as it is
+            tags.input_tags.sparse = _inner_sparse_tag(self.estimator)
+        return tags
 
     def _subsample(self, n, gen):
         ms = self.max_samples
@@ -275,6 +285,7 @@ class HessianSpectrum(BaseEstimator):
         n_top = _check_int(self.n_top_eigenvalues, "n_top_eigenvalues", 0)
         check_X_y(X, y)
         _require_y(X, y, "HessianSpectrum", "the Hessian is that of the data loss of (X, y)")
+        X_in = X  # the user's X, for n_features_in_ (X is densified and subsampled below)
         if isinstance(self.random_state, torch.Generator):
             raise TypeError("`random_state` must be None, an int or a numpy RandomState.")
         gen = make_generator(self.random_state)
@@ -321,6 +332,7 @@ class HessianSpectrum(BaseEstimator):
             self.n_params_ = op.n_params
             self.param_names_ = list(op.param_names)
             self.n_samples_ = op.n_samples
+        _record_n_features(self, X_in)
         return self
 
     def density(self, grid=None, sigma=None, *, include_zero_rows=True):

@@ -10,7 +10,7 @@ from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_tensor
 
 from ..utils import select_prunable
-from ..utils._validation import _as_array, _class_indices, check_class_codes
+from ..utils._validation import _as_array, _check_not_empty, _class_indices, check_class_codes
 
 __all__ = ["L1RegularizedClassifier", "L1RegularizedRegressor", "l1_penalty"]
 
@@ -139,6 +139,13 @@ class _L1Mixin:
         # runs before get_dataset: the classifier's np.unique(to_numpy(y)) fails on a list
         return super().check_data(_as_array(X), _as_array(y))
 
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        # (fit ends here too) skorch trains on an empty X without a word, or fails in a
+        # callback's on_train_begin with an IndexError. skorch's signature, `classes`
+        # included: scikit-learn's metadata routing reads it
+        _check_not_empty(_as_array(X))
+        return super().partial_fit(X, y, classes=classes, **fit_params)
+
     def _match_target(self, y_pred, y_true):
         return y_true
 
@@ -156,6 +163,11 @@ class _L1Mixin:
         state = super().__getstate__()
         state.pop("_prunable_cache_", None)  # holds ids that mean nothing after unpickling
         return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # every scipy.sparse format, see get_dataset
+        return tags
 
 
 _PARAMS_DOC = """
@@ -177,7 +189,9 @@ _PARAMS_DOC = """
     nets raise a dtype error on them). Integer inputs are passed on unchanged (indices for
     ``nn.Embedding``); integer features (uint8 images) reaching a float layer are a
     ``TypeError`` that names the cast. A bfloat16 module's predictions are returned as
-    float32 (NumPy has no bfloat16). Inputs may also be lists or pandas objects; class labels
+    float32 (NumPy has no bfloat16). Inputs may also be lists, pandas objects or scipy.sparse
+    matrices and arrays of any format (all but CSR, CSC and LIL matrices are converted to a
+    CSR matrix, which skorch takes); class labels
     may be any integer dtype of shape (n_samples,) or (n_samples, 1) (they index the network's
     outputs, 0 to n_classes - 1); a one-output regressor takes a 1-D target.
 """

@@ -12,7 +12,7 @@ from sklearn.utils import TransformerTags, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import _rng_shielded, check_finite
+from ._validation import _n_columns, _rng_shielded, check_finite
 
 __all__ = ["PrunedNetMixin"]
 
@@ -22,13 +22,12 @@ def _check_input(est, X):
     check_is_fitted(est, "estimator_")
     if isinstance(X, (np.ndarray, torch.Tensor)):
         check_finite(X, "X")
-        n = getattr(est, "n_features_in_", None)
-        if n is not None and X.ndim == 2 and X.shape[1] != n:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(est).__name__} is expecting {n} "
-                "features as input (the number it was fitted on); pass data with the training "
-                "data's columns."
-            )
+    n, n_X = getattr(est, "n_features_in_", None), _n_columns(X)
+    if n is not None and n_X is not None and n_X != n:
+        raise ValueError(
+            f"X has {n_X} features, but {type(est).__name__} is expecting {n} features as "
+            "input (the number it was fitted on); pass data with the training data's columns."
+        )
     return X
 
 
@@ -232,6 +231,7 @@ class PrunedNetMixin(TransformerMixin):
                 tags.classifier_tags = inner.classifier_tags
                 tags.regressor_tags = inner.regressor_tags
                 tags.target_tags.required = inner.target_tags.required
+                tags.input_tags.sparse = inner.input_tags.sparse  # X goes to the net as it is
         # the output is the network's (float32 for a float32 net), whatever X's dtype was
         tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags

@@ -110,8 +110,22 @@ def check_finite(array, name: str = "X") -> None:
         )
 
 
+def _check_not_empty(X) -> None:
+    """Refuse training data with 0 samples, or 2-D with 0 features, in scikit-learn's words: a
+    skorch net trains on it without complaint (no batch: the initial weights)."""
+    shape = getattr(X, "shape", None)
+    shape = tuple(map(int, shape)) if isinstance(shape, tuple) else None
+    no_features = shape is not None and len(shape) == 2 and shape[1] == 0
+    if _length(X) == 0 or no_features:
+        raise ValueError(
+            f"Found array with 0 {'feature' if no_features else 'sample'}(s) (shape="
+            f"{shape if shape is not None else 'len 0'}) while a minimum of 1 is required. "
+            "Pass non-empty training data."
+        )
+
+
 def check_X_y(X, y=None) -> None:
-    """Check finiteness of X (and y) and that their lengths agree.
+    """Check that X is not empty, the finiteness of X (and y) and that their lengths agree.
 
     Examples
     --------
@@ -121,7 +135,12 @@ def check_X_y(X, y=None) -> None:
     Traceback (most recent call last):
     ...
     ValueError: `X` and `y` must have the same number of samples; got 3 and 2. ...
+    >>> check_X_y(np.zeros((0, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: Found array with 0 sample(s) (shape=(0, 2)) while a minimum of 1 is required. ...
     """
+    _check_not_empty(X)
     if isinstance(X, (np.ndarray, torch.Tensor)):
         check_finite(X, "X")
     if y is not None:
@@ -136,10 +155,19 @@ def check_X_y(X, y=None) -> None:
 
 
 def _as_array(data):
-    """Lists, tuples and pandas objects as NumPy arrays; anything else unchanged (skorch
-    converts neither lists nor a pandas Series, and reads a DataFrame as a dict of columns)."""
+    """Lists, tuples and pandas objects as NumPy arrays, and the scipy.sparse inputs skorch
+    cannot take as CSR matrices; anything else unchanged (skorch converts neither lists nor a
+    pandas Series, and reads a DataFrame as a dict of columns)."""
     if isinstance(data, (list, tuple)):
         return np.asarray(data)
+    if hasattr(data, "tocsr") and hasattr(data, "nnz"):  # scipy.sparse
+        from scipy import sparse
+
+        # skorch indexes X by row, which COO, DIA, BSR and DOK do not allow, and densifies a
+        # row expecting the (1, n) of a sparse *matrix*: a sparse array's row is 1-D
+        if isinstance(data, sparse.spmatrix) and data.format in ("csr", "csc", "lil"):
+            return data
+        return sparse.csr_matrix(data)
     if hasattr(data, "to_numpy") and not isinstance(data, torch.Tensor):  # pandas
         return data.to_numpy()
     return data
@@ -235,6 +263,18 @@ def _unfreeze(estimator):
     return estimator, False
 
 
+def _inner_sparse_tag(estimator) -> bool:
+    """Whether ``estimator`` (a net, or a FrozenEstimator of one) takes scipy.sparse ``X``, by
+    its scikit-learn tags: what an estimator passing ``X`` on to it takes (False without
+    tags)."""
+    from sklearn.utils import get_tags
+
+    try:
+        return bool(get_tags(estimator).input_tags.sparse)
+    except Exception:  # an object without scikit-learn tags
+        return False
+
+
 def _refuse_frozen(estimator, owner: str) -> None:
     """The estimators that train their net from its initialization cannot take a frozen one."""
     net, frozen = _unfreeze(estimator)
@@ -274,6 +314,25 @@ def check_class_codes(net, y) -> None:
             f"labels of dtype {y.dtype} such as {y.reshape(-1)[0]!r}. Encode them with "
             "sklearn.preprocessing.LabelEncoder (and decode predictions with it)."
         )
+    # one float per sample that is not a whole number: a regression target, which NLL and
+    # cross-entropy refuse deep inside torch ("expected target dtype to be Long")
+    criterion = getattr(net, "criterion_", None) or net.criterion
+    criterion = criterion if isinstance(criterion, type) else type(criterion)
+    if not issubclass(criterion, (torch.nn.NLLLoss, torch.nn.CrossEntropyLoss)):
+        return
+    if isinstance(y, torch.Tensor) and y.is_floating_point():
+        y = y.detach().to("cpu", torch.float64).numpy()
+    if not isinstance(y, np.ndarray) or y.dtype.kind != "f":
+        return
+    if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+        fractional = y[np.isfinite(y) & (y != np.round(y))]
+        if fractional.size:
+            raise ValueError(
+                "Unknown label type: continuous. y of a skorch classifier holds class indices "
+                f"0..n_classes-1; got non-integer values such as {float(fractional[0])!r}. For "
+                "a regression target use a regressor net (L1RegularizedRegressor, "
+                "NeuralNetRegressor); labels stored as floats must be whole numbers."
+            )
 
 
 def _length(a):
@@ -370,12 +429,28 @@ def _rng_shielded():
         yield
 
 
-def _record_n_features(est, X) -> None:
-    """Set ``est.n_features_in_`` as scikit-learn does, when ``X`` is 2-D (a skorch net may
-    also take dicts or other inputs, which have no feature count); otherwise remove the count
-    an earlier fit left, as scikit-learn's ``reset=True`` does."""
+def _n_columns(X):
+    """The number of columns of a 2-D ``X`` -- array, tensor, DataFrame, scipy.sparse matrix or
+    a list of rows (lists or tuples), as scikit-learn counts them -- else None (a skorch net
+    may also take dicts, Datasets, inputs of other ranks, or a list of arrays, one per input
+    of the module, which have no feature count)."""
     shape = getattr(X, "shape", None)
+    if shape is None and isinstance(X, (list, tuple)) and X and isinstance(X[0], (list, tuple)):
+        try:
+            shape = np.shape(X)
+        except (ValueError, TypeError, RuntimeError):  # ragged, or rows NumPy cannot read
+            return None
     if shape is not None and len(shape) == 2:
-        est.n_features_in_ = int(shape[1])
+        return int(shape[1])
+    return None
+
+
+def _record_n_features(est, X) -> None:
+    """Set ``est.n_features_in_`` as scikit-learn does, when ``X`` is 2-D (see
+    :func:`_n_columns`); otherwise remove the count an earlier fit left, as scikit-learn's
+    ``reset=True`` does."""
+    n = _n_columns(X)
+    if n is not None:
+        est.n_features_in_ = n
     else:
         est.__dict__.pop("n_features_in_", None)

@@ -83,3 +83,52 @@ def test_grid_search_reports_pqi_and_sparsity_per_split(digits_small):
     # without the masks the zeros count in d, which makes the weights look sparser
     assert PQIndex().score(best.module_) > PQIndex().score(best)
     assert 0.4 < sparsity_scorer(best) < 0.6
+
+
+class WeightTakingMLP(SeededMLP):
+    """skorch passes fit parameters to ``forward``: this module takes ``sample_weight`` (and
+    leaves the weighting to a criterion of the user's; here it is unused)."""
+
+    def forward(self, X, sample_weight=None):
+        return self.layers(X)
+
+
+def test_a_search_fitted_with_sample_weight_scores_the_sparsity_scorers_unweighted(digits_small):
+    # without metadata routing, scikit-learn asks each scorer of a multi-metric search
+    # `_accept_sample_weight()` and failed with AttributeError on PQIndex, sparsity_scorer and
+    # RecallDistortionScorer (scikit-learn#31599)
+    import warnings
+
+    from sklearn.metrics import accuracy_score
+
+    from sparselimit.metrics import RecallDistortionScorer
+
+    X, y = digits_small
+    w = np.random.RandomState(0).rand(len(y))
+    net = make_net().set_params(module=WeightTakingMLP)
+    reference = clone(net).fit(X, y)
+    scoring = {
+        "acc": "accuracy",
+        "pqi": PQIndex(),
+        "sparsity": sparsity_scorer,
+        "rd": RecallDistortionScorer(reference),
+    }
+    cv = StratifiedKFold(2)
+    search = GridSearchCV(net, {"lr": [0.1]}, scoring=scoring, refit="acc", cv=cv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(X, y, sample_weight=w)
+    # scikit-learn says which scorers score unweighted
+    said = " ".join(str(c.message) for c in caught)
+    assert all(f"scoring {name}=" in said for name in ("pqi", "sparsity", "rd"))
+    results = search.cv_results_
+    for split, (train, test) in enumerate(cv.split(X, y)):
+        fitted = clone(net).fit(X[train], y[train], sample_weight=w[train])
+        pred = fitted.predict(X[test])
+        assert results[f"split{split}_test_acc"][0] == pytest.approx(
+            accuracy_score(y[test], pred, sample_weight=w[test])
+        )
+        assert results[f"split{split}_test_pqi"][0] == pytest.approx(PQIndex().score(fitted))
+        assert results[f"split{split}_test_sparsity"][0] == sparsity_scorer(fitted)
+        rd = RecallDistortionScorer(reference)(fitted, X[test], y[test])
+        assert results[f"split{split}_test_rd"][0] == pytest.approx(rd)

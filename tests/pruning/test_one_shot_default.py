@@ -191,3 +191,18 @@ def test_default_net_input_errors_and_sparse_X():
     sparse = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(X, y)
     dense = GlobalOneShotPruner(sparsity=0.5, random_state=0).fit(X.toarray(), y)
     np.testing.assert_array_equal(sparse.predict_proba(X), dense.predict_proba(X.toarray()))
+
+
+def test_fit_parameters_for_the_default_net_are_refused_by_name():
+    # skorch passed them to the default MLP's forward: "MLP.forward() got an unexpected
+    # keyword argument 'sample_weight'", a module the user never wrote; GridSearchCV.fit(X, y,
+    # sample_weight=w) does this for every candidate
+    from sklearn.model_selection import GridSearchCV
+
+    w = np.ones(len(NAMES))
+    pruner = GlobalOneShotPruner(sparsity=0.5, random_state=0)
+    with pytest.raises(TypeError, match=r"estimator=None.*\['sample_weight'\].*own skorch net"):
+        pruner.fit(X, NAMES, sample_weight=w)
+    search = GridSearchCV(pruner, {"sparsity": [0.5]}, cv=2, error_score="raise")
+    with pytest.raises(TypeError, match=r"estimator=None, fit takes no fit parameters"):
+        search.fit(X, NAMES, sample_weight=w)

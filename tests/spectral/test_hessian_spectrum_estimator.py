@@ -1,6 +1,7 @@
 """HessianSpectrum: skorch integration, sklearn contract, subsampling, display."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -230,3 +231,42 @@ def test_fit_without_y_is_refused(digits_small_module):
     net = _net(max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="HessianSpectrum requires y to be passed"):
         HessianSpectrum(net, prefit=True, n_lanczos_steps=2).fit(X)
+
+
+@pytest.mark.parametrize("deflate", [True, False])
+def test_a_net_without_curvature_has_top_eigenvalues_zero(deflate):
+    # every ReLU dead: the loss does not depend on any weight, so the Hessian over them is the
+    # zero matrix -- ARPACK refused it ("Starting vector is zero") and fit crashed
+    X = np.random.RandomState(0).randn(32, 4).astype(np.float32)
+    net = NeuralNetRegressor(
+        nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)), train_split=None, verbose=0
+    ).initialize()
+    with torch.no_grad():
+        net.module_[0].bias.fill_(-100.0)
+    hidden = torch.relu(net.module_[0](torch.from_numpy(X)))
+    assert not bool(hidden.any())  # the reference: no unit is ever active
+    est = HessianSpectrum(
+        net,
+        prefit=True,
+        n_lanczos_steps=4,
+        n_top_eigenvalues=2,
+        deflate_zero_rows=deflate,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Lanczos breakdown on the zero operator
+        est.fit(X, X[:, :1])
+    np.testing.assert_array_equal(est.top_eigenvalues_, [0.0, 0.0])
+    assert est.trace_ == 0.0
+
+
+def test_n_features_in_is_recorded_as_by_the_other_estimators(fitted):
+    est, X, y = fitted
+    assert est.n_features_in_ == X.shape[1] == 64  # scikit-learn's fit contract
+    # a refit on an X without a feature count (a Dataset) drops the count of the earlier fit
+    from skorch.dataset import Dataset
+
+    est = HessianSpectrum(est.estimator_, prefit=True, n_lanczos_steps=2, n_top_eigenvalues=0)
+    refit = est.fit(X, y).fit(Dataset(X, y))
+    assert refit.n_samples_ == 300
+    assert "n_features_in_" not in vars(refit)

@@ -237,3 +237,56 @@ def test_bce_targets_are_probabilities_of_the_output_shape_not_class_indices(n_o
     net = fit(L1RegularizedClassifier, target(y), l1_alpha=0.0)
     np.testing.assert_allclose(net.predict_proba(X), ref.predict_proba(X), rtol=1e-5)
     assert net.score(X, y) == pytest.approx(ref.score(X, y))
+
+
+@pytest.mark.parametrize("fmt", ["coo", "dia", "bsr", "dok", "csr", "csr_array", "coo_array"])
+def test_every_scipy_sparse_format_trains_as_the_dense_array(fmt):
+    # skorch indexes X by row: COO, DIA, BSR and DOK failed inside it ("'coo_matrix' object
+    # is not subscriptable", "Index input_ids length needs to match", ...), and sparse arrays
+    # with "cannot select an axis to squeeze out" (their rows are 1-D)
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 6).astype(np.float32)
+    X[rng.rand(40, 6) < 0.6] = 0.0
+    y = X @ rng.randn(6, 1).astype(np.float32)
+    if fmt.endswith("_array"):
+        Xs = sp.csr_array(X).asformat(fmt.split("_")[0])
+    else:
+        Xs = sp.csr_matrix(X).asformat(fmt)
+    preds = []
+    for data in (X, Xs):
+        torch.manual_seed(0)
+        reg = L1RegularizedRegressor(
+            nn.Linear(6, 1), max_epochs=3, lr=0.05, batch_size=16, train_split=None, verbose=0
+        )
+        preds.append(reg.fit(data, y).predict(data))
+    np.testing.assert_allclose(preds[1], preds[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (5, 0)])
+def test_empty_training_data_is_refused(shape):
+    # skorch "trained" on no batch without a word and returned the initial weights
+    X, y = np.zeros(shape, dtype=np.float32), np.zeros(shape[0], dtype=np.int64)
+    what = "sample" if shape[0] == 0 else "feature"
+    for labels in (y, y.tolist()):  # an empty list failed in a skorch callback (IndexError)
+        net = L1RegularizedClassifier(nn.Linear(4, 2), criterion=nn.CrossEntropyLoss, verbose=0)
+        with pytest.raises(ValueError, match=rf"0 {what}\(s\).*minimum of 1 is required"):
+            net.fit(X, labels)
+        with pytest.raises(ValueError, match=rf"0 {what}\(s\)"):
+            net.initialize().partial_fit(X, labels)
+
+
+@pytest.mark.parametrize("cls", [L1RegularizedClassifier, L1RegularizedRegressor])
+def test_metadata_routing_is_skorch_s(cls):
+    # skorch declares `classes` of partial_fit unused; a partial_fit without that parameter
+    # made get_metadata_routing (every search, with routing on) fail: "Trying to remove
+    # parameter classes with UNUSED which doesn't exist"
+    import sklearn
+    from skorch import NeuralNetClassifier, NeuralNetRegressor
+
+    plain = NeuralNetClassifier if cls is L1RegularizedClassifier else NeuralNetRegressor
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = cls(nn.Linear(3, 2)).get_metadata_routing()
+        theirs = plain(nn.Linear(3, 2)).get_metadata_routing()
+    assert str(ours) == str(theirs)

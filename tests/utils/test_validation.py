@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -111,3 +113,61 @@ def test_string_labels_on_a_user_skorch_classifier_fail_clearly(name):
     with pytest.raises(TypeError, match=r"class indices 0\.\.n_classes-1.*LabelEncoder"):
         est.fit(X, y)
     assert not hasattr(est.estimator, "module_")  # failed before any training
+
+
+def _empty_data_estimators():
+    from skorch import NeuralNetClassifier
+
+    from sparselimit import (
+        GlobalOneShotPruner,
+        HessianSpectrum,
+        IterativePruner,
+        PruningLimitEstimator,
+    )
+    from sparselimit.blocks import BlockSparsifier
+
+    net = NeuralNetClassifier(nn.Linear(3, 2), max_epochs=1, train_split=None, verbose=0)
+    return [
+        GlobalOneShotPruner(net, sparsity=0.5),
+        IterativePruner(net, n_rounds=1, verbose=0),
+        BlockSparsifier(net),
+        HessianSpectrum(net),
+        PruningLimitEstimator(net),
+    ]
+
+
+@pytest.mark.parametrize("shape, what", [((0, 3), "0 sample"), ((5, 0), "0 feature")])
+def test_empty_X_is_refused_before_training(shape, what):
+    # a skorch net "trains" on no samples without a word (no batch, the initial weights):
+    # GlobalOneShotPruner then pruned the untrained net; the others failed deep inside
+    X, y = np.zeros(shape, dtype=np.float32), np.zeros(shape[0], dtype=np.int64)
+    with pytest.raises(
+        ValueError, match=re.escape(f"{what}(s) (shape={shape}) while a minimum of 1")
+    ):
+        check_X_y(X, y)
+    for est in _empty_data_estimators():
+        with pytest.raises(ValueError, match=rf"{what}\(s\).*minimum of 1 is required"):
+            est.fit(X, y)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_a_continuous_target_for_a_classifier_net_is_named_before_training(as_tensor):
+    # NLL / cross-entropy refused it deep inside torch: "expected target dtype to be Long"
+    from skorch import NeuralNetClassifier
+
+    from sparselimit import IterativePruner, L1RegularizedClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(20, 3).astype(np.float32), rng.randn(20)
+    y = torch.as_tensor(y) if as_tensor else y
+    kw = dict(criterion=nn.CrossEntropyLoss, max_epochs=1, train_split=None, verbose=0)
+    for est in (
+        L1RegularizedClassifier(nn.Linear(3, 2), **kw),
+        IterativePruner(NeuralNetClassifier(nn.Linear(3, 2), **kw), n_rounds=1, verbose=0),
+    ):
+        with pytest.raises(ValueError, match="Unknown label type: continuous.*regressor net"):
+            est.fit(X, y)
+    # whole floats are labels, and BCE takes probabilities: both still train
+    L1RegularizedClassifier(nn.Linear(3, 2), **kw).fit(X, np.asarray(y > 0, dtype=np.float64))
+    bce = dict(kw, criterion=nn.BCEWithLogitsLoss)
+    L1RegularizedClassifier(nn.Linear(3, 1), **bce).fit(X, 1 / (1 + np.exp(-np.asarray(y))))
