@@ -110,3 +110,11 @@ def test_other_separator_gets_a_hint_and_a_folder_is_no_file(tmp_path, data):
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(ValueError, match="'.*folder.csv' is a folder, not a data file"):
         load_task(str(tmp_path / "folder.csv"))
+
+
+def test_trailing_comma_on_every_line_is_named(tmp_path, data):
+    X, y = data
+    lines = [",".join([*map(str, row), str(label)]) + "," for row, label in zip(X, y)]
+    (tmp_path / "d.csv").write_text("\n".join(["f0,f1,f2,y,"] + lines) + "\n")
+    with pytest.raises(ValueError, match=r"d\.csv: the last field of every row is empty \(a comma"):
+        load_task(str(tmp_path / "d.csv"))
