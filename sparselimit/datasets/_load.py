@@ -197,8 +197,10 @@ def _read_csv(path: Path):
     except OverflowError:  # beyond int64: kept as the class names they are
         return X, np.array(labels)
     y = np.array([float(v) for v in labels])
-    # "3" in a CSV is the integer 3, as it would be in a .npz file
-    return X, (y.astype(np.int64) if np.isfinite(y).all() and (y == np.round(y)).all() else y)
+    # "3.0" in a CSV is the integer 3, as it would be in a .npz file; "1e20" stays a float (as
+    # int64 it wrapped to -2**63, every such label one class)
+    whole = np.isfinite(y).all() and (y == np.round(y)).all() and np.abs(y).max() < 2.0**63
+    return X, (y.astype(np.int64) if whole else y)
 
 
 def _encode_labels(y: np.ndarray, where: str):

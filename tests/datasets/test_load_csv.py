@@ -118,3 +118,13 @@ def test_trailing_comma_on_every_line_is_named(tmp_path, data):
     (tmp_path / "d.csv").write_text("\n".join(["f0,f1,f2,y,"] + lines) + "\n")
     with pytest.raises(ValueError, match=r"d\.csv: the last field of every row is empty \(a comma"):
         load_task(str(tmp_path / "d.csv"))
+
+
+def test_float_labels_beyond_int64_stay_distinct_classes(tmp_path, data):
+    # "1e20" as int64 wrapped to -2**63: all three classes became one
+    X, y = data
+    labels = np.array(["1e20", "2e20", "3e3"])[y]
+    task = load_task(str(write_csv(tmp_path / "d.csv", X, labels)))
+    assert task.classes.tolist() == [3e3, 1e20, 2e20]
+    np.savez(tmp_path / "d.npz", X=X, y=np.array([1e20, 2e20, 3e3])[y])
+    np.testing.assert_array_equal(task.y_train, load_task(str(tmp_path / "d.npz")).y_train)
