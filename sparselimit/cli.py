@@ -298,8 +298,9 @@ def _load_model_class(spec: str):
         )
     # The current folder is importable, as under `python -m sparselimit`: the console script
     # puts only its own folder on sys.path, so `--model mymodels:Net` failed beside mymodels.py.
+    # Only for a user's model: the default one needs no files of the current folder.
     cwd = os.getcwd()
-    if not {"", ".", cwd} & set(sys.path):
+    if spec != _DEFAULT_MODEL and not {"", ".", cwd} & set(sys.path):
         sys.path.insert(0, cwd)
     try:
         model_cls = getattr(importlib.import_module(module_name), attr)

@@ -183,3 +183,10 @@ def test_npz_without_samples_exits_2_with_one_line(tmp_path, capsys, monkeypatch
     with pytest.raises(SystemExit) as exc:
         main([*FAST, "--dataset", str(tmp_path / "d.npz"), "--output-dir", str(tmp_path / "o")])
     assert "X of shape (0, 4) holds no samples" in error_line(exc, capsys)
+
+
+def test_default_model_leaves_sys_path_alone(beside_models):
+    # the current folder goes on sys.path for a --model of the user's only
+    path = list(sys.path)
+    assert cli._load_model_class(cli._DEFAULT_MODEL).__name__ == "MLP"
+    assert sys.path == path
