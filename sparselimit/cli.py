@@ -384,7 +384,8 @@ def _check_model_output(args, task, model_cls) -> None:
         module = model_cls(**kwargs).to(args.device).eval()  # eval: BatchNorm on 2 rows
         X = torch.as_tensor(task.X_train[:2], device=args.device)
         # with gradients (2 rows: no cost), to tell whether the output can train the weights
-        out = module(X)
+        with torch.enable_grad():
+            out = module(X)
     if not select_prunable(module, require=False):
         raise _UsageError(
             f"argument --model: {spec!r} has no Linear or Conv layer weight to prune (it has "
