@@ -156,12 +156,12 @@ def _read_csv(path: Path):
             raise ValueError(
                 f"{path}, line {line}: {len(row)} fields where the first row has {n_columns}."
             )
-    # the usual spellings of "no value" (pandas' read_csv knows these, UCI files use "?")
     if all(row[-1] == "" for row in rows):  # else "line 1: the label is missing", on every line
         raise ValueError(
             f"{path}: the last field of every row is empty (a comma at the end of each line?); "
             "the label must be the last field. Remove the trailing commas."
         )
+    # the usual spellings of "no value" (pandas' read_csv knows these, UCI files use "?")
     missing = [
         (line, j) for line, row in zip(lines, rows) for j, v in enumerate(row) if v.lower() in _NA
     ]
