@@ -23,8 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from sparselimit.metrics._recall import recall_distortion_curve
-from sparselimit.pruning._importance import make_undecayed_importance
+from sparselimit.metrics import recall_distortion_curve
+from sparselimit.pruning import make_undecayed_importance
 from sparselimit.training import MLP
 
 QUICK = os.environ.get("SPARSELIMIT_QUICK") == "1"

@@ -100,14 +100,17 @@ def _device(text: str) -> str:
     try:
         # an allocation, not just torch.device(text): it also fails where the device is named
         # right but absent (cuda on a CPU-only build or machine), before any training
-        if torch.empty(0, device=torch.device(text)).is_meta:
+        device = torch.empty(0, device=torch.device(text)).device
+        if device.type == "meta":
             raise RuntimeError("the meta device holds no data")
     except (RuntimeError, AssertionError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a torch device this machine can use ({reason})"
         ) from None
-    return text
+    # "cpu:0" is the one CPU under another name, but a skorch net on it cannot be copied or
+    # pickled (torch restores no storage "tagged with cpu:0"), which the limit estimator does
+    return "cpu" if device.type == "cpu" else text
 
 
 def _float_list(text: str) -> list[float]:
@@ -117,9 +120,13 @@ def _float_list(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated fractions like 0.5,0.8,0.9; got {text!r}"
         ) from exc
-    if not values or any(not 0 <= v < 1 for v in values):
+    if not values:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated fractions like 0.5,0.8,0.9; got no number in {text!r}"
+        )
+    if any(not 0 <= v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"sparsities must lie in [0, 1); got {text!r}")
-    return sorted(set(values))
+    return sorted({v + 0.0 for v in values})  # + 0.0: "-0" is the dense point 0.0, not -0.0
 
 
 def _width_list(text: str) -> list[int]:
@@ -272,6 +279,29 @@ def _load_model_class(spec: str):
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise _UsageError(f"argument --model: must look like 'package.module:Class'; got {spec!r}")
+    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+        # a file path: import_module takes dotted names only ("./m.py" is a relative-import
+        # TypeError, "m.py" looks for a submodule "py")
+        path = Path(module_name.removesuffix(".py"))
+        if path.is_absolute() or ".." in path.parts:
+            hint = f"'{path.name}:{attr}', run from {str(path.parent)!r} (or with it on PYTHONPATH)"
+        else:
+            hint = f"'{'.'.join(path.parts)}:{attr}', run from this folder"
+        raise _UsageError(
+            f"argument --model: {module_name!r} is a file path; give the module's import name "
+            f"instead, e.g. {hint}"
+        )
+    if module_name.startswith("."):  # import_module's TypeError: no package to resolve it in
+        raise _UsageError(
+            f"argument --model: {module_name!r} is a relative module name; give the absolute "
+            "one, as in 'package.module:Class'"
+        )
+    # The current folder is importable, as under `python -m sparselimit`: the console script
+    # puts only its own folder on sys.path, so `--model mymodels:Net` failed beside mymodels.py.
+    # Only for a user's model: the default one needs no files of the current folder.
+    cwd = os.getcwd()
+    if spec != _DEFAULT_MODEL and not {"", ".", cwd} & set(sys.path):
+        sys.path.insert(0, cwd)
     try:
         model_cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
@@ -306,6 +336,16 @@ def _output_dir(text: str) -> Path:
     out_dir = Path(text)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        # a file in the way, the folder itself or one above it: "File exists" alone does not
+        # say which, nor that a file is the problem
+        blocking = next(
+            (p for p in (out_dir, *out_dir.parents) if p.exists() and not p.is_dir()), out_dir
+        )
+        raise _UsageError(
+            f"argument --output-dir: cannot create {text!r}: {str(blocking)!r} is a file, not a "
+            "folder; choose another --output-dir or move the file"
+        ) from exc
     except OSError as exc:
         raise _UsageError(
             f"argument --output-dir: cannot create {text!r}: {exc.strerror or exc}"
@@ -343,7 +383,8 @@ def _check_model_output(args, task, model_cls) -> None:
     with torch.random.fork_rng(devices=[]):
         module = model_cls(**kwargs).to(args.device).eval()  # eval: BatchNorm on 2 rows
         X = torch.as_tensor(task.X_train[:2], device=args.device)
-        with torch.no_grad():
+        # with gradients (2 rows: no cost), to tell whether the output can train the weights
+        with torch.enable_grad():
             out = module(X)
     if not select_prunable(module, require=False):
         raise _UsageError(
@@ -354,6 +395,21 @@ def _check_model_output(args, task, model_cls) -> None:
         )
     expected = (len(X), task.n_classes)
     if isinstance(out, torch.Tensor) and tuple(out.shape) == expected:
+        # the right shape, but the cross-entropy loss is defined on real floating logits only:
+        # integer, bool or complex output failed in training with PyTorch's
+        # "log_softmax_lastdim_kernel_impl not implemented for 'Long'"
+        if not out.is_floating_point():
+            raise _UsageError(
+                f"argument --model: {spec!r} returns {out.dtype} values; the logits must be "
+                "real floating point numbers. Return the scores themselves, not their argmax, "
+                "a rounding, a comparison or a complex number"
+            )
+        if not out.requires_grad and any(p.requires_grad for p in module.parameters()):
+            raise _UsageError(
+                f"argument --model: the output of {spec!r} does not depend on its trainable "
+                "weights (computed under torch.no_grad() or detached), so training cannot "
+                "update them; return the result of the layers as it is"
+            )
         return
     got = (
         f"a tensor of shape {tuple(out.shape)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -48,19 +49,57 @@ def _bundled(name: str, random_state: int):
 
 
 def _from_file(path: Path):
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder, not a data file; give the path of a file.")
     if not path.is_file():
         raise FileNotFoundError(f"No such data file: {str(path)!r}.")
     if path.suffix.lower() == ".npz":
-        with np.load(path) as data:
-            if "X" not in data or "y" not in data:
-                raise ValueError(
-                    f"{path} must hold arrays named 'X' and 'y' (np.savez(path, X=X, y=y)); "
-                    f"it has {sorted(data.files)}."
-                )
-            return data["X"], data["y"]
+        return _read_npz(path)
     if path.suffix.lower() == ".csv":
         return _read_csv(path)
     raise ValueError(f"Unsupported data file {path}: use .npz (X, y) or .csv (label last).")
+
+
+def _read_npz(path: Path):
+    """Arrays ``X`` and ``y`` of a ``.npz`` file, with a message naming the file and the fix for
+    a file that is not one (np.load reads an empty file as an ``EOFError``, a truncated one as a
+    ``BadZipFile``, and a text file as pickled data to be loaded "unsafely")."""
+
+    def not_npz(reason):
+        return ValueError(
+            f"{path} is not a .npz archive of arrays ({reason}); write one with "
+            "np.savez(path, X=X, y=y) (np.save writes a single array, as .npy)."
+        )
+
+    try:
+        data = np.load(path)  # allow_pickle=False: loading never runs code from the file
+    except EOFError:
+        raise not_npz("it is empty") from None
+    except zipfile.BadZipFile as exc:
+        raise not_npz(f"a damaged zip file: {exc}") from None
+    except (ValueError, OSError):  # not .npy/.npz bytes at all: numpy guesses a pickle
+        raise not_npz("its bytes are neither .npz nor .npy") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy file named .npz
+        raise not_npz("it is a single .npy array")
+    with data:
+        if "X" not in data or "y" not in data:
+            raise ValueError(
+                f"{path} must hold arrays named 'X' and 'y' (np.savez(path, X=X, y=y)); "
+                f"it has {sorted(data.files)}."
+            )
+        arrays = []
+        for key in ("X", "y"):
+            try:
+                arrays.append(data[key])
+            except ValueError:  # "Object arrays cannot be loaded when allow_pickle=False"
+                raise ValueError(
+                    f"{path}: array {key!r} holds Python objects, which are not loaded "
+                    "(unpickling can run code). Save it with a plain dtype, e.g. "
+                    "np.savez(path, X=X, y=y.astype(str)) for labels that are strings."
+                ) from None
+            except (EOFError, zipfile.BadZipFile, OSError) as exc:  # a damaged member
+                raise not_npz(f"array {key!r} is damaged: {exc}") from None
+    return tuple(arrays)
 
 
 def _is_number(text: str) -> bool:
@@ -77,29 +116,51 @@ def _read_csv(path: Path):
     The rows are read as text first: parsing everything as floats would turn string labels, and
     a header, into NaN that can no longer be told from a missing value.
     """
-    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel writes a BOM
-        reader = csv.reader(f)
-        lines, rows = [], []
-        for row in reader:
-            if any(field.strip() for field in row):  # blank lines carry no sample
-                lines.append(reader.line_num)
-                rows.append([field.strip() for field in row])
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel writes a BOM
+            reader = csv.reader(f)
+            lines, rows = [], []
+            for row in reader:
+                if any(field.strip() for field in row):  # blank lines carry no sample
+                    lines.append(reader.line_num)
+                    rows.append([field.strip() for field in row])
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8 (in Excel: 'CSV UTF-8')."
+        ) from None
     if not rows:
         raise ValueError(f"{path} holds no rows; expected features then a label column.")
-    # a header names the columns: a feature field that is text. A missing value does not make
-    # one, so that a first data row with a missing value is reported, not silently dropped.
-    if any(v.lower() not in _NA and not _is_number(v) for v in rows[0][:-1]):
-        lines, rows = lines[1:], rows[1:]
+
+    def is_text(v):  # a missing value is no text: a first data row missing one is reported
+        return v.lower() not in _NA and not _is_number(v)
+
+    # a header names the columns: a feature field that is text, or a text label over a column
+    # of numbers ("0,1,2,label", as pandas writes a DataFrame of an array with a label column)
+    first, rest = rows[0], rows[1:]
+    if any(is_text(v) for v in first[:-1]) or (
+        rest and is_text(first[-1]) and not any(is_text(row[-1]) for row in rest)
+    ):
+        lines, rows = lines[1:], rest
     if not rows:
         raise ValueError(f"{path} holds a header row but no data.")
     n_columns = len(rows[0])
     if n_columns < 2:
-        raise ValueError(f"{path} must hold feature columns then a label column; got 1 column.")
+        other = [sep for sep in ";\t|" if sep in rows[0][0]]
+        hint = f" (separated by {other[0]!r}? use commas)" if other else ""
+        raise ValueError(
+            f"{path} must hold feature columns then a label column; got 1 column{hint}."
+        )
     for line, row in zip(lines, rows):
         if len(row) != n_columns:
             raise ValueError(
                 f"{path}, line {line}: {len(row)} fields where the first row has {n_columns}."
             )
+    if all(row[-1] == "" for row in rows):  # else "line 1: the label is missing", on every line
+        raise ValueError(
+            f"{path}: the last field of every row is empty (a comma at the end of each line?); "
+            "the label must be the last field. Remove the trailing commas."
+        )
     # the usual spellings of "no value" (pandas' read_csv knows these, UCI files use "?")
     missing = [
         (line, j) for line, row in zip(lines, rows) for j, v in enumerate(row) if v.lower() in _NA
@@ -121,6 +182,11 @@ def _read_csv(path: Path):
                     f"{path}, line {line}, column {j + 1}: {field!r} is not a number; the "
                     "features must be numeric (only the last column, the label, may hold text)."
                 ) from None
+            if not math.isfinite(X[i, j]):  # "inf", or "1e999" overflowing to it
+                raise ValueError(
+                    f"{path}, line {line}, column {j + 1}: {field!r} is not a finite number; "
+                    "replace it, or drop the row."
+                )
     labels = [row[-1] for row in rows]
     if not all(_is_number(v) for v in labels):
         return X, np.array(labels)  # class names: encoded by load_task as for a .npz file
@@ -131,8 +197,10 @@ def _read_csv(path: Path):
     except OverflowError:  # beyond int64: kept as the class names they are
         return X, np.array(labels)
     y = np.array([float(v) for v in labels])
-    # "3" in a CSV is the integer 3, as it would be in a .npz file
-    return X, (y.astype(np.int64) if np.isfinite(y).all() and (y == np.round(y)).all() else y)
+    # "3.0" in a CSV is the integer 3, as it would be in a .npz file; "1e20" stays a float (as
+    # int64 it wrapped to -2**63, every such label one class)
+    whole = np.isfinite(y).all() and (y == np.round(y)).all() and np.abs(y).max() < 2.0**63
+    return X, (y.astype(np.int64) if whole else y)
 
 
 def _encode_labels(y: np.ndarray, where: str):
@@ -190,8 +258,9 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
         noise), or a path to a ``.npz`` file with arrays ``X`` and ``y`` or a ``.csv`` file whose
         last column is the label. The CSV's features must be numbers; its labels may be
         numbers or text (encoded like string labels from a ``.npz``); a first row with a
-        non-numeric feature field is a header and skipped; a missing value (an empty field, ``NA``,
-        ``NaN``, ``?``, ...) is an error.
+        non-numeric feature field, or a text label above numeric labels, is a header and
+        skipped; a missing value (an empty field, ``NA``, ``NaN``, ``?``, ...) or an infinite
+        one is an error.
     test_size : float, default=0.25
         Held-out fraction (stratified).
     random_state : int, default=0
@@ -234,12 +303,29 @@ def load_task(name: str = "digits", *, test_size: float = 0.25, random_state: in
     path = Path(name)
     is_file = path.suffix.lower() in (".npz", ".csv")
     X, y = _from_file(path) if is_file else _bundled(name, random_state)
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
-    y = np.asarray(y)
-    check_X_y(X, y)
     where = str(path) if is_file else f"dataset {name!r}"
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (ValueError, TypeError) as exc:  # e.g. an array of words
+        raise ValueError(f"{where}: X must hold numbers ({exc}).") from None
+    if X.ndim != 2:
+        raise ValueError(f"{where}: X must be 2-D (n_samples, n_features); got shape {X.shape}.")
+    if 0 in X.shape:
+        raise ValueError(
+            f"{where}: X of shape {X.shape} holds no "
+            f"{'samples' if len(X) == 0 else 'features'}; a classifier needs samples and features."
+        )
+    y = np.asarray(y)
+    # checked here, where the message can name the file: check_X_y's (below) cannot
+    for values, what in ((X, "X"), (y, "y")):
+        bad = ~np.isfinite(values) if values.dtype.kind in "fc" else None
+        if bad is not None and bad.any():
+            first = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{where}: {what} holds {int(bad.sum())} NaN or infinite value(s), the first "
+                f"at {what}[{first}]; fill them in or drop those samples."
+            )
+    check_X_y(X, y)
     classes, y = _encode_labels(y, where=where)
     n_test = math.ceil(test_size * len(y))
     if n_test < len(classes) or len(y) - n_test < len(classes):

@@ -71,3 +71,60 @@ def test_ragged_rows_and_missing_files(tmp_path):
         load_task(str(tmp_path / "r.csv"))
     with pytest.raises(FileNotFoundError, match="No such data file"):
         load_task(str(tmp_path / "absent.csv"))
+
+
+def test_header_of_numeric_feature_names_over_a_text_label_name(tmp_path, data):
+    # pd.DataFrame(X).assign(label=y).to_csv(index=False) writes "0,1,2,label"
+    X, y = data
+    task = load_task(str(write_csv(tmp_path / "d.csv", X, y, header="0,1,2,label")))
+    assert task.classes.tolist() == [0, 1, 2]  # no class "label"
+    assert len(task.y_train) + len(task.y_test) == 60
+    reference = load_task(str(write_csv(tmp_path / "plain.csv", X, y)))
+    np.testing.assert_array_equal(task.X_train, reference.X_train)
+
+
+def test_infinite_feature_names_its_line(tmp_path, data):
+    X, y = data
+    X = X.astype(object)
+    X[3, 2] = "inf"
+    path = write_csv(tmp_path / "d.csv", X, y, header="f0,f1,f2,y")
+    with pytest.raises(ValueError, match=r"d\.csv, line 5, column 3: 'inf' is not a finite"):
+        load_task(str(path))
+
+
+def test_non_utf8_file_is_named_with_the_fix(tmp_path, data):
+    X, y = data
+    names = np.array(["é", "ü", "ö"])[y]
+    text = "\n".join(",".join([*map(str, row), name]) for row, name in zip(X, names))
+    (tmp_path / "d.csv").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"d\.csv is not UTF-8 text .*save it as UTF-8"):
+        load_task(str(tmp_path / "d.csv"))
+
+
+def test_other_separator_gets_a_hint_and_a_folder_is_no_file(tmp_path, data):
+    X, y = data
+    lines = [";".join([*map(str, row), str(label)]) for row, label in zip(X, y)]
+    (tmp_path / "d.csv").write_text("\n".join(lines))
+    with pytest.raises(ValueError, match=r"got 1 column \(separated by ';'\? use commas\)"):
+        load_task(str(tmp_path / "d.csv"))
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(ValueError, match="'.*folder.csv' is a folder, not a data file"):
+        load_task(str(tmp_path / "folder.csv"))
+
+
+def test_trailing_comma_on_every_line_is_named(tmp_path, data):
+    X, y = data
+    lines = [",".join([*map(str, row), str(label)]) + "," for row, label in zip(X, y)]
+    (tmp_path / "d.csv").write_text("\n".join(["f0,f1,f2,y,"] + lines) + "\n")
+    with pytest.raises(ValueError, match=r"d\.csv: the last field of every row is empty \(a comma"):
+        load_task(str(tmp_path / "d.csv"))
+
+
+def test_float_labels_beyond_int64_stay_distinct_classes(tmp_path, data):
+    # "1e20" as int64 wrapped to -2**63: all three classes became one
+    X, y = data
+    labels = np.array(["1e20", "2e20", "3e3"])[y]
+    task = load_task(str(write_csv(tmp_path / "d.csv", X, labels)))
+    assert task.classes.tolist() == [3e3, 1e20, 2e20]
+    np.savez(tmp_path / "d.npz", X=X, y=np.array([1e20, 2e20, 3e3])[y])
+    np.testing.assert_array_equal(task.y_train, load_task(str(tmp_path / "d.npz")).y_train)

@@ -26,4 +26,12 @@ def test_validation_study_quick(tmp_path):
     row = result["rows"][0]
     assert 0 <= row["predicted"] < 1
     assert set(row["one_shot"]) == {"last_above", "first_drop"}
-    assert "| digits |" in (tmp_path / "validation.md").read_text()
+    table = (tmp_path / "validation.md").read_text()
+    assert "| digits |" in table
+    # the table names the step count the auto rule is compared with: 32 in quick mode, not 128
+    steps = result["summary"]["auto_vs_fixed"]["fixed_steps"]
+    head, _, cells = [line.split(" | ") for line in table.strip().splitlines()]
+    column = head.index(f"abs(auto - {steps})")
+    assert steps == 32 and float(cells[column]) == round(
+        abs(row["auto_predicted"] - row["predicted"]), 4
+    )
