@@ -21,7 +21,7 @@ products) and measures, on the training loss, the largest sparsity still within 
 Each is a "first crossing" on a grid of step 0.01: the largest sparsity before the loss rise
 first exceeds ``eps``. Run ``python examples/limit_gap_study.py --out DIR`` (about 5 minutes
 on 2 cores); ``SPARSELIMIT_QUICK=1`` runs one row on a narrower net (8 hidden units) in
-seconds. Writes ``DIR/gap.json`` and
+about 15 s (30 s on a loaded machine). Writes ``DIR/gap.json`` and
 ``DIR/gap.md``.
 """
 
