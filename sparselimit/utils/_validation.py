@@ -407,15 +407,25 @@ def make_generator(random_state, device="cpu") -> torch.Generator:
 _GLOBAL_RNG_LOCK = threading.RLock()
 
 
+def _initialized_cuda_devices() -> list[int]:
+    """The CUDA devices whose generators a seeded block saves and restores: every one once
+    CUDA is initialised (``torch.manual_seed`` reseeds them all), none before -- asking for
+    their states would initialise CUDA on any machine with a GPU, even for a CPU net. (A CUDA
+    first initialised inside the block starts from the block's seed, so GPU training is
+    reproducible too.)"""
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+
+
 @contextlib.contextmanager
 def _torch_seeded(seed):
     """Run the block with torch's global RNG seeded to ``seed`` (module initialisation and
-    skorch's shuffling draw from it), then restore it; ``None`` leaves the RNG as it is.
-    Seeded blocks of different threads never overlap (see ``_GLOBAL_RNG_LOCK``)."""
+    skorch's shuffling draw from it), then restore it -- the CPU generator and those of the
+    initialised CUDA devices; ``None`` leaves the RNG as it is. Seeded blocks of different
+    threads never overlap (see ``_GLOBAL_RNG_LOCK``)."""
     if seed is None:
         yield
         return
-    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=_initialized_cuda_devices()):
         torch.manual_seed(int(seed))
         yield
 

@@ -171,3 +171,32 @@ def test_a_continuous_target_for_a_classifier_net_is_named_before_training(as_te
     L1RegularizedClassifier(nn.Linear(3, 2), **kw).fit(X, np.asarray(y > 0, dtype=np.float64))
     bce = dict(kw, criterion=nn.BCEWithLogitsLoss)
     L1RegularizedClassifier(nn.Linear(3, 1), **bce).fit(X, 1 / (1 + np.exp(-np.asarray(y))))
+
+
+def test_seeded_block_restores_the_generators_of_initialised_cuda_devices(monkeypatch):
+    # No GPU here: a fake CUDA with two initialised devices records what the seeded block does
+    # to their generators. torch.manual_seed reseeds every CUDA device; the block must put the
+    # user's states back, as it does for the CPU generator.
+    from sparselimit.utils._validation import _torch_seeded
+
+    states = {0: torch.tensor([1], dtype=torch.uint8), 1: torch.tensor([2], dtype=torch.uint8)}
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: states[device].clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device: states.update({device: s}))
+
+    def seed_all(seed):
+        for d in states:
+            states[d] = torch.tensor([seed % 256], dtype=torch.uint8)
+
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", seed_all)
+    cpu_before = torch.random.get_rng_state()
+    with _torch_seeded(7):
+        assert [int(s) for s in states.values()] == [7, 7]  # seeded inside
+    assert [int(s) for s in states.values()] == [1, 2]  # the user's streams again
+    assert torch.equal(torch.random.get_rng_state(), cpu_before)
+    # before CUDA is initialised its generators are not asked for (that would initialise it)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: pytest.fail("CUDA init"))
+    with _torch_seeded(7):
+        pass
