@@ -230,7 +230,7 @@ class SequentialAttentionPP(Callback):
         for par in self._attention.values():
             n = par.n_blocks
             k = n - n_blocks_to_prune(n, sparsity)
-            if int(par.mask.sum()) > k:
+            if int(par.mask.count_nonzero()) > k:
                 par.mask.copy_(topk_block_mask(par.attention(), k, within=par.mask))
 
     @torch.no_grad()
@@ -281,7 +281,7 @@ class SequentialAttentionPP(Callback):
         """Fraction of blocks currently masked, over all block-sparsified layers."""
         if not self._attention:
             return float("nan")
-        pruned = sum(int((~par.mask).sum()) for par in self._attention.values())
+        pruned = sum(int((~par.mask).count_nonzero()) for par in self._attention.values())
         return pruned / sum(par.n_blocks for par in self._attention.values())
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
@@ -459,7 +459,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             name: 1.0 - float(m.float().mean()) for name, m in self.block_masks_.items()
         }
         total = sum(m.numel() for m in self.block_masks_.values())
-        self.sparsity_ = sum(int((~m).sum()) for m in self.block_masks_.values()) / total
+        self.sparsity_ = sum(int((~m).count_nonzero()) for m in self.block_masks_.values()) / total
         _record_n_features(self, X)  # predict then names a wrong column count, as the pruners do
         self._record_n_outputs(X)
         return self

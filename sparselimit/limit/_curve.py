@@ -503,7 +503,9 @@ def measure_pruning_curve(
     D = int(offsets[-1])
     with torch.no_grad():
         flat = torch.cat([p.detach().reshape(-1).abs().float().cpu() for p in params])
-    order = torch.sort(flat, stable=True).indices  # the one sort
+    # the one sort, by the bit patterns: for finite floats >= +0 (abs turns -0 into +0) these
+    # order as the values, and torch's stable integer sort (radix) is ~5x faster than on floats
+    order = torch.sort(flat.view(torch.int32), stable=True).indices
     sq_cum = np.concatenate([[0.0], np.cumsum(flat[order].double().numpy() ** 2)])
 
     score, score_name = _score_fn(work, scoring)

@@ -393,7 +393,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _record(self, net, params, masks, round_, c, r, eval_set, X, y):
         names = list(params)
-        kept = {n: int(masks[n].sum()) for n in names}
+        kept = {n: int(masks[n].count_nonzero()) for n in names}
         sizes = {n: masks[n].numel() for n in names}
         n_kept = sum(kept.values())
         Xs, ys = eval_set if eval_set is not None else (X, y)
@@ -418,7 +418,7 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         kept weight."""
         out = {}
         for group in self._groups(params):
-            d = sum(int(masks[n].sum()) for n in group)
+            d = sum(int(masks[n].count_nonzero()) for n in group)
             if self.schedule == "sap":
                 pq = self._kept_pq(params, masks, group, self.p, self.q)
                 r = _sap_bound(d, pq, self.p, self.q, self.eta)

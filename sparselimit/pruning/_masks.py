@@ -120,7 +120,8 @@ def _select_group(
         return float("-inf")
 
     n_kept = {
-        name: (int(old[name].sum()) if old is not None else sources[name].numel()) for name in names
+        name: (int(old[name].count_nonzero()) if old is not None else sources[name].numel())
+        for name in names
     }
     total = sum(n_kept.values())
     scratch = torch.empty(
@@ -162,7 +163,7 @@ def _select_group(
         )
     else:
         t = torch.kthvalue(buf, k).values.item()
-        n_lt = int((buf < t).sum())
+        n_lt = int((buf < t).count_nonzero())
     del buf
     r_left = k - n_lt  # entries equal to t to remove, earliest first (>= 1)
 
@@ -183,7 +184,7 @@ def _select_group(
                 eq = sc == t
                 if omask is not None:
                     eq &= omask[i:j]
-                n_eq = int(eq.sum())
+                n_eq = int(eq.count_nonzero())
                 if n_eq > r_left:  # only the first r_left of these go; the rest stay kept
                     mc[eq.nonzero().squeeze(1)[r_left:]] = True
                     r_left = 0
@@ -250,7 +251,7 @@ def _masks_from_sources(
 
     names = list(sources)
     sizes = {n: sources[n].numel() for n in names}
-    kept = {n: (int(masks[n].sum()) if masks is not None else sizes[n]) for n in names}
+    kept = {n: (int(masks[n].count_nonzero()) if masks is not None else sizes[n]) for n in names}
     dtype = _buffer_dtype(sources, elementwise)
 
     def n_extra(group: list[str], n_target_total: int) -> int:
@@ -380,7 +381,7 @@ def compute_masks(
 
 def _mask_sparsity(masks: Mapping[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
     """Overall fraction removed and the fraction removed per tensor."""
-    removed = {n: m.numel() - int(m.sum()) for n, m in masks.items()}
+    removed = {n: m.numel() - int(m.count_nonzero()) for n, m in masks.items()}
     total = sum(m.numel() for m in masks.values())
     per = {n: removed[n] / m.numel() if m.numel() else 0.0 for n, m in masks.items()}
     return (sum(removed.values()) / total if total else 0.0), per

@@ -327,7 +327,7 @@ class DynamicNetworkSurgery(Callback):
         self._store_and_mask()
         self.masks_ = {name: m.detach().cpu().clone() for name, m in self.device_masks_.items()}
         total = sum(m.numel() for m in self.masks_.values())
-        kept = sum(int(m.sum()) for m in self.masks_.values())
+        kept = sum(int(m.count_nonzero()) for m in self.masks_.values())
         self.sparsity_ = 1.0 - kept / total
         # the dense copies and parameter references are training-time state only
         for attr in ("params_", "dense_weights_", "device_masks_", "swapped_"):

@@ -378,3 +378,35 @@ def test_fine_tune_data_come_in_pairs(fitted_net, data):
     ref = measure_pruning_curve(fitted_net, Xs, ys, X_fine_tune=Xf, y_fine_tune=yf, **kw)
     np.testing.assert_array_equal(got.scores, ref.scores)
     np.testing.assert_allclose(got.losses, ref.losses, rtol=1e-6)
+
+
+def test_sort_order_of_ties_signed_zeros_and_subnormals(monkeypatch):
+    # the sweep sorts |w| by its bit patterns; the weights zeroed at every point must be those
+    # a stable sort of the float magnitudes removes (ties by position, -0 as +0, subnormals)
+    from skorch import NeuralNetRegressor
+
+    import sparselimit.limit._curve as mod
+
+    w = torch.tensor([[0.5, -0.5, -0.0, 0.0, 1e-40, -1e-40, 3.0, -3.0, 2e-45, 0.5, 1e30, -0.25]])
+    net = NeuralNetRegressor(
+        torch.nn.Linear, module__in_features=12, module__out_features=1, verbose=0
+    ).initialize()
+    with torch.no_grad():
+        net.module_.weight.copy_(w)
+    X = np.eye(12, dtype=np.float32)
+    y = X @ w.numpy().T
+    seen = []
+    real = mod._evaluate
+
+    def recording(net, X, y, score):
+        seen.append(net.module_.weight.detach().clone())
+        return real(net, X, y, score)
+
+    monkeypatch.setattr(mod, "_evaluate", recording)
+    rhos = np.arange(1, 12) / 12
+    measure_pruning_curve(net, X, y, sparsities=rhos)
+    order = np.argsort(np.abs(w.numpy().ravel()), kind="stable")
+    for rho, got in zip(rhos, seen[1:]):
+        expected = w.clone().reshape(-1)
+        expected[torch.from_numpy(order[: int(round(rho * 12))])] = 0
+        assert torch.equal(got.reshape(-1), expected), rho
