@@ -374,13 +374,14 @@ def _check_model_output(args, task, model_cls) -> None:
     import torch
 
     from .utils import select_prunable
+    from .utils._validation import _rng_shielded
 
     kwargs = _module_kwargs(args, task)
     spec = args.model or _DEFAULT_MODEL
     name = spec.partition(":")[2]
     # the build draws initial weights from torch's global RNG: fork it, so that this throw-away
     # module changes neither the caller's RNG nor the seeded training that follows
-    with torch.random.fork_rng(devices=[]):
+    with _rng_shielded():
         module = model_cls(**kwargs).to(args.device).eval()  # eval: BatchNorm on 2 rows
         X = torch.as_tensor(task.X_train[:2], device=args.device)
         # with gradients (2 rows: no cost), to tell whether the output can train the weights
@@ -427,10 +428,10 @@ def _check_model_output(args, task, model_cls) -> None:
 def _check_trained(args, net) -> None:
     """Training that diverged (a learning rate too large for the model) leaves NaN or infinite
     weights, on which nothing after it is defined: say so, naming the options to change."""
-    import torch
+    from .utils._validation import _all_finite
 
     losses = net.history[:, "train_loss"] if len(net.history) else []
-    weights_finite = all(bool(torch.isfinite(p).all()) for p in net.module_.parameters())
+    weights_finite = all(_all_finite(p) for p in net.module_.parameters())
     if weights_finite and all(math.isfinite(v) for v in losses):
         return
     last = losses[-1] if losses else float("nan")
@@ -498,6 +499,7 @@ def run(args) -> dict:
     from .pruning import prune_global
     from .pruning._masks import removal_count
     from .training import EpochProgressBar
+    from .utils._validation import _torch_seeded
 
     # every check on the user's inputs comes first: a mistake costs no training
     _apply_defaults(args)
@@ -510,8 +512,7 @@ def run(args) -> dict:
     net = _make_net(args, task, model_cls)
     start = time.perf_counter()
     # skorch initialises the module from torch's global RNG; fork it so the seed is ours alone
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(args.seed)
+    with _torch_seeded(args.seed):
         net.fit(task.X_train, task.y_train)
     train_seconds = time.perf_counter() - start
     _check_trained(args, net)

@@ -23,7 +23,14 @@ from ..utils import (
     resolve_module,
     select_prunable,
 )
-from ..utils._validation import _as_array, _rng_shielded, _torch_ready, _torch_seeded, _unfreeze
+from ..utils._validation import (
+    _as_array,
+    _require_y,
+    _rng_shielded,
+    _torch_ready,
+    _torch_seeded,
+    _unfreeze,
+)
 
 __all__ = ["PruningCurve", "measure_pruning_curve", "measured_limit"]
 
@@ -421,13 +428,9 @@ def measure_pruning_curve(
         )
     resolve_module(net)
     check_X_y(X, y)
-    if y is None:
-        if not isinstance(X, torch.utils.data.Dataset):
-            raise ValueError(
-                "measure_pruning_curve requires y to be passed: the pruned nets are scored "
-                "against it. Pass the targets of X (or a Dataset yielding (X, y) as X)."
-            )
-        X, y = _gather(net, X, None, "measure_pruning_curve")  # the targets it yields
+    _require_y(X, y, "measure_pruning_curve", "the pruned nets are scored against it")
+    if y is None:  # a Dataset X: the targets it yields
+        X, y = _gather(net, X, None, "measure_pruning_curve")
     # targets as skorch's loss takes them (it converts neither a list nor a pandas Series),
     # and arrays as torch takes them (not views with negative strides, such as X[::-1])
     X, X_fine_tune = _torch_ready(X), _torch_ready(X_fine_tune)

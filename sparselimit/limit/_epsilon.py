@@ -34,6 +34,17 @@ def _nll_hint(net) -> str:
     )
 
 
+def _check_losses_finite(losses, net, unit: str) -> None:
+    """A NaN or infinite loss (per ``unit``: sample or batch) is a diverged model or bad data,
+    or the log of log-probabilities (see ``_nll_hint``)."""
+    if not np.isfinite(losses).all():
+        raise ValueError(
+            f"The data loss at the trained weights is not finite on some {unit}; the model "
+            "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
+            + _nll_hint(net)
+        )
+
+
 def _eval_batches(net, X, y, batch_size):
     """``(y_pred, y, X, n)`` for each consecutive batch, with the module in eval mode (its mode
     restored when the iteration ends or is abandoned); callers run it under ``no_grad``."""
@@ -191,12 +202,7 @@ def random_batch_loss_std(net, X, y, batch_size=128):
             "epsilon='batch_std' needs at least two training samples; got "
             f"n_samples={losses.size}. Pass `epsilon` as a float."
         )
-    if not np.isfinite(losses).all():
-        raise ValueError(
-            "The data loss at the trained weights is not finite on some sample; the model "
-            "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
-            + _nll_hint(net)
-        )
+    _check_losses_finite(losses, net, "sample")
     return float(np.std(losses) / np.sqrt(int(batch_size))), float(losses.mean()), losses
 
 
@@ -273,12 +279,7 @@ def batch_loss_std(net, X, y, batch_size=128):
     ([0.0, 1.0, 4.0], 1.6997)
     """
     losses, sizes, weights = _batch_losses(net, X, y, batch_size)
-    if not np.isfinite(losses).all():
-        raise ValueError(
-            "The data loss at the trained weights is not finite on some batch; the model "
-            "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
-            + _nll_hint(net)
-        )
+    _check_losses_finite(losses, net, "batch")
     loss = float(np.sum(losses * weights) / np.sum(weights))
     full = losses[sizes == int(batch_size)]
     if full.size < 2:

@@ -16,6 +16,7 @@ from sklearn.exceptions import DataConversionWarning
 from torch import nn
 
 from ..utils import check_weights_finite
+from ..utils._validation import _dense
 from ._l1 import L1RegularizedClassifier, L1RegularizedRegressor
 from ._models import MLP
 
@@ -29,8 +30,7 @@ def _host(a):
 def _default_input(X) -> np.ndarray:
     """``X`` as the default net takes it: a 2-D float32 array (a scipy sparse matrix is
     densified: the default net is a small dense MLP)."""
-    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse, without importing it
-        X = X.toarray()
+    X = _dense(X)
     if isinstance(X, Mapping):  # np.asarray would make it a 0-d object array ("shape ()")
         raise TypeError(
             f"With estimator=None, X must be a 2-D array (n_samples, n_features); got a dict "
