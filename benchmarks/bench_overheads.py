@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 import torch
+from _peak_memory import reset_peak, status_kib  # benchmarks/, this script's folder
 from skorch import NeuralNetClassifier
 from torch import nn
 
@@ -31,22 +32,6 @@ CASES = [
     "plain", "mask", "pq", "pq_neuron", "sparsity", "dns", "l1", "sapp",
     "iterative", "oneshot", "curve", "curve_ft", "report", "pq_score_neuron",
 ]  # fmt: skip
-
-
-def _status(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
 
 
 def _data(n_in, n=512):
@@ -159,12 +144,12 @@ def _child(name, n_in, h, repeats):
     peak = 0
     for _ in range(repeats):
         fn = _case(name, n_in, h)
-        _reset_peak()
-        before = _status("VmRSS")
+        reset_peak()
+        before = status_kib("VmRSS") * 1024
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-        peak = max(peak, _status("VmHWM") - before)
+        peak = max(peak, status_kib("VmHWM") * 1024 - before)
     print(json.dumps({"case": name, "seconds": min(times), "peak_extra_mb": peak / 2**20}))
 
 

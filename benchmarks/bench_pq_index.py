@@ -27,6 +27,7 @@ import sys
 import time
 
 import torch
+from _peak_memory import reset_peak, status_kib  # benchmarks/, this script's folder
 
 from sparselimit.metrics import pq_index
 
@@ -45,22 +46,14 @@ def weights(n: int) -> torch.Tensor:
     return torch.randn(n, generator=torch.Generator().manual_seed(0))
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def memory_child(method: str, n: int) -> None:
     METHODS[method](weights(1000))  # page in the code paths first
     w = weights(n)
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")  # VmHWM := VmRSS
-    before = _status_kib("VmRSS")
+    if not reset_peak():
+        raise RuntimeError("/proc/self/clear_refs is not writable: no peak to measure")
+    before = status_kib("VmRSS")
     METHODS[method](w)
-    print(json.dumps({"peak_extra_mib": (_status_kib("VmHWM") - before) / 1024}))
+    print(json.dumps({"peak_extra_mib": (status_kib("VmHWM") - before) / 1024}))
 
 
 def measure_memory(method: str, n: int) -> float:

@@ -40,6 +40,7 @@ import time
 
 import numpy as np
 import torch
+from _peak_memory import reset_peak, status_kib  # benchmarks/, this script's folder
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
@@ -82,36 +83,26 @@ def run_torch(model):
 METHODS = {"sparselimit.prune_global": run_sparselimit, "torch global_unstructured": run_torch}
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def memory_child(method: str, width: int) -> None:
     """Run one method once in this (fresh) process and print its peak extra memory as JSON."""
     METHODS[method](build_model(64))  # warm-up: page in the code paths, first-use allocations
     model = build_model(width)
     weight_bytes = sum(m.weight.numel() * m.weight.element_size() for m in linear_layers(model))
     gc.collect()
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
+    if reset_peak():
         how = "VmHWM after clear_refs"
         maxrss_before = None
-    except OSError:
+    else:
         how = "ru_maxrss"
         maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_before = _status_kib("VmRSS")
+    rss_before = status_kib("VmRSS")
     METHODS[method](model)
     if how == "ru_maxrss":
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         how += " (exact)" if peak > maxrss_before else " (UNRELIABLE: no new high-water mark)"
     else:
-        peak = _status_kib("VmHWM")
-    rss_after = _status_kib("VmRSS")
+        peak = status_kib("VmHWM")
+    rss_after = status_kib("VmRSS")
     print(
         json.dumps(
             {
