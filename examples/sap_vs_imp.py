@@ -18,11 +18,16 @@ the dense network's test accuracy. The per-round accuracies are measured on the 
 (``eval_set``), which also picks the operating points: fine for a comparison, not for model
 selection.
 
-Run: ``python examples/sap_vs_imp.py`` (``SPARSELIMIT_QUICK=1`` for a few-second run).
+It saves both as ``sap_vs_imp.png`` in ``--out`` (default: the current directory) when matplotlib
+is installed.
+
+Run: ``python examples/sap_vs_imp.py [--out DIR]`` (``SPARSELIMIT_QUICK=1`` for a few-second run).
 """
 
+import argparse
 import copy
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -68,7 +73,10 @@ def best_sparsity(points, reference):
     return max(ok) if ok else float("nan")
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=".", help="folder for sap_vs_imp.png")
+    args = parser.parse_args(argv)
     task = load_task("digits")
     X, y, eval_set = task.X_train, task.y_train, (task.X_test, task.y_test)
     shape = dict(n_features=task.n_features, n_classes=task.n_classes)
@@ -141,6 +149,7 @@ def main():
     try:
         import matplotlib.pyplot as plt
     except ImportError:
+        print("matplotlib is not installed; no figure written")
         return
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for label, curve, style in curves:
@@ -159,10 +168,11 @@ def main():
     ax2.set(xlabel="round", ylabel="PQ index of the kept weights")
     ax2.legend()
     fig.tight_layout()
-    if QUICK:
-        plt.close(fig)
-    else:
-        plt.show()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "sap_vs_imp.png", dpi=100)
+    plt.close(fig)
+    print(f"saved {out / 'sap_vs_imp.png'}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
-"""examples/sap_vs_imp.py runs in quick mode and prints its comparison tables."""
+"""examples/sap_vs_imp.py runs in quick mode, prints its comparison tables and saves its figure."""
+
+import pytest
 
 
-def test_sap_vs_imp_example_runs_quick(run_example):
-    out = run_example("sap_vs_imp.py")
+def test_sap_vs_imp_example_runs_quick(run_example, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = run_example("sap_vs_imp.py", "--out", tmp_path / "figs")
+    assert (tmp_path / "figs" / "sap_vs_imp.png").stat().st_size > 0
     lines = out.splitlines()
     assert lines[0].startswith("dense test accuracy")
     start = next(i for i, line in enumerate(lines) if line.startswith("method"))
