@@ -174,6 +174,7 @@ class SequentialAttentionPP(Callback):
         self._layers = {}
         self._batch_in_phase = 0
         self._batches_per_epoch = 1
+        self._n_kept = {}
         self.block_masks_ = None
         self.masks_ = None
         return self
@@ -191,6 +192,9 @@ class SequentialAttentionPP(Callback):
         if not hasattr(self, "epoch_"):
             self.initialize()
         self._validate()
+        # kept-block counts are tracked in Python so that the per-batch ramp never waits for the
+        # device; recounted once per fit, in case the masks were changed in between
+        self._n_kept = {}
         if self._attached(net):
             return
         layers, skipped = select_block_layers(
@@ -225,13 +229,19 @@ class SequentialAttentionPP(Callback):
             )
 
     # -- phases ------------------------------------------------------------------------------
+    def _kept_blocks(self, name, par) -> int:
+        if name not in self._n_kept:
+            self._n_kept[name] = int(par.mask.count_nonzero())
+        return self._n_kept[name]
+
     @torch.no_grad()
     def _prune_to(self, sparsity):
-        for par in self._attention.values():
+        for name, par in self._attention.items():
             n = par.n_blocks
             k = n - n_blocks_to_prune(n, sparsity)
-            if int(par.mask.count_nonzero()) > k:
+            if self._kept_blocks(name, par) > k:  # top-k within the kept: exactly k remain
                 par.mask.copy_(topk_block_mask(par.attention(), k, within=par.mask))
+                self._n_kept[name] = k
 
     @torch.no_grad()
     def _enter_phase(self, net, phase):
@@ -241,6 +251,7 @@ class SequentialAttentionPP(Callback):
                 if previous in ("sparsify", "sparse"):  # ACDC: pruned weights restart at zero
                     self._zero_pruned(name, par)
                 par.mask.fill_(True)
+                self._n_kept[name] = par.n_blocks
                 par.logits.requires_grad_(True)
             elif phase == "finetune":
                 par.logits.requires_grad_(False)

@@ -73,6 +73,48 @@ def test_callback_phases_exact_k_and_optimizer_reset():
     assert net.score(X, y) > 0.7
 
 
+class _KeptBlocks(Callback):
+    """Kept blocks of each attention mask after every training batch (runs after SA++)."""
+
+    def __init__(self, sa):
+        self.sa = sa
+
+    def initialize(self):
+        self.rows = []
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if training:
+            kept = {n: int(par.mask.sum()) for n, par in self.sa._attention.items()}
+            self.rows.append((self.sa.phase_, kept))
+
+
+def test_sparsify_ramp_keeps_exactly_the_ramp_count_every_batch_in_every_cycle():
+    # the kept counts are tracked in Python (no device sync per batch); they must follow the
+    # ramp exactly, also in the second cycle after the dense phase restored every block
+    from sparselimit.blocks import sparsity_ramp
+    from sparselimit.blocks._grid import n_blocks_to_prune
+
+    X, y = _data()
+    sa = SequentialAttentionPP(0.75, 4, n_cycles=2, c=2.0, **SCHED)
+    rec = _KeptBlocks(sa)
+    _net(callbacks=[sa, rec], max_epochs=sa._validate().schedule_.total_epochs).fit(X, y)
+    per_epoch = 4  # 256 samples, batch 64
+    total = per_epoch * SCHED["sparsify_epochs"]
+    phases = [p for p, _ in rec.rows]
+    assert phases == (["dense"] * 4 + ["sparsify"] * 8 + ["sparse"] * 4) * 2 + ["finetune"] * 4
+    for cycle in range(2):
+        rows = rec.rows[cycle * 16 : (cycle + 1) * 16]
+        for i, (phase, kept) in enumerate(rows):
+            for name, n in (("0.weight", 128), ("2.weight", 256)):
+                if phase == "dense":
+                    expected = n
+                else:
+                    tau = min(i - 3, total) / total  # batch 1..8 of the ramp, then frozen
+                    expected = n - n_blocks_to_prune(n, sparsity_ramp(tau, 0.75, 2.0))
+                assert kept[name] == expected, (cycle, i, phase, name)
+
+
 def test_sparsifier_estimator_and_state_dict_roundtrip():
     X, y = _data()
     base = _net()
