@@ -1,9 +1,11 @@
 """Benchmark: time and peak-memory overhead of sparselimit's callbacks and estimators.
 
 Each case runs in a *fresh subprocess* (so peak RSS is per case): it builds a ~5.3M-weight MLP
-(512-2048-2048-10) and a small random data set, runs the case once on a tiny model to page in
-the code, resets the kernel's peak-RSS counter (``echo 5 > /proc/self/clear_refs``), and times
-the call with ``time.perf_counter``. Peak extra RSS = ``VmHWM`` after minus ``VmRSS`` before.
+(512-2048-2048-10), or with ``--cnn`` a small CNN whose cost is compute rather than weights
+(conv 3-32-64-64 with 3x3 kernels on 32x32 images, 57K weights), and a small random data set,
+runs the case once on a tiny model to page in the code, resets the kernel's peak-RSS counter
+(``echo 5 > /proc/self/clear_refs``), and times the call with ``time.perf_counter``. Peak extra
+RSS = ``VmHWM`` after minus ``VmRSS`` before.
 The plain-skorch baseline is the same net trained the same number of epochs without the
 library; the overhead of a callback is ``(case - plain) / epochs``.
 
@@ -11,6 +13,7 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_overheads.py           # all cases
     OMP_NUM_THREADS=1 python benchmarks/bench_overheads.py plain dns # some cases
+    OMP_NUM_THREADS=1 python benchmarks/bench_overheads.py --cnn     # the small CNN
     python benchmarks/bench_overheads.py --quick                     # tiny model smoke test
 """
 
@@ -35,15 +38,28 @@ CASES = [
 
 
 def _data(n_in, n=512):
+    """n_in > 0: n_in features for the MLP; n_in < 0: images of side -n_in for the CNN."""
     rs = np.random.RandomState(0)
-    X = rs.randn(n, n_in).astype(np.float32)
+    shape = (n, n_in) if n_in > 0 else (n, 3, -n_in, -n_in)
+    X = rs.randn(*shape).astype(np.float32)
     y = rs.randint(0, 10, n).astype(np.int64)
     return X, y
 
 
 def _module(n_in, h):
+    """MLP n_in-h-h-10, or (n_in < 0) a CNN with h channels in the last conv; the last layer is
+    always module index 4 (the one SequentialAttention++ leaves dense)."""
+    if n_in > 0:
+        return nn.Sequential(
+            nn.Linear(n_in, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 10)
+        )
+    convs = nn.Sequential(
+        nn.Conv2d(3, h // 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(h // 2, h, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(h, h, 3, padding=1), nn.ReLU(),
+    )  # fmt: skip
     return nn.Sequential(
-        nn.Linear(n_in, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 10)
+        convs, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Identity(), nn.Linear(h, 10)
     )
 
 
@@ -109,7 +125,8 @@ def _case(name, n_in, h):
             sparse_epochs=0,
             finetune_epochs=0,
             min_blocks=1,
-            exclude=["4.weight"],
+            # the last layer stays dense; so does the CNN's first conv (3*3*3 = 27 inputs)
+            exclude=["4.weight"] if n_in > 0 else ["4.weight", "0.0.weight"],
         )
         net = _net(n_in, h, callbacks=[cb])
         return lambda: net.fit(X, y)
@@ -139,7 +156,7 @@ def _case(name, n_in, h):
 
 
 def _child(name, n_in, h, repeats):
-    _case(name, 8, 16)()  # warm up: page in the code paths
+    _case(name, 8 if n_in > 0 else -8, 16)()  # warm up: page in the code paths
     times = []
     peak = 0
     for _ in range(repeats):
@@ -156,11 +173,16 @@ def _child(name, n_in, h, repeats):
 def main(argv):
     quick = "--quick" in argv
     names = [a for a in argv if not a.startswith("--")] or CASES
-    n_in, h = (16, 32) if quick else (512, 2048)
     repeats = 1 if quick else 3
-    n_w = n_in * h + h * h + h * 10
-    print(f"MLP {n_in}-{h}-{h}-10 ({n_w / 1e6:.2f}M weights), 512 samples, batch 128 "
-          f"(4 batches/epoch), {EPOCHS} epochs; best of {repeats}")  # fmt: skip
+    if "--cnn" in argv:
+        n_in, h = (-8, 16) if quick else (-32, 64)
+        n_w = sum(p.numel() for n, p in _module(n_in, h).named_parameters() if "weight" in n)
+        net = f"CNN 3-{h // 2}-{h}-{h} (3x3) on {-n_in}x{-n_in} images ({n_w / 1e3:.0f}K weights)"
+    else:
+        n_in, h = (16, 32) if quick else (512, 2048)
+        n_w = n_in * h + h * h + h * 10
+        net = f"MLP {n_in}-{h}-{h}-10 ({n_w / 1e6:.2f}M weights)"
+    print(f"{net}, 512 samples, batch 128 (4 batches/epoch), {EPOCHS} epochs; best of {repeats}")
     results = {}
     for name in names:
         out = subprocess.run(
