@@ -31,8 +31,15 @@ def block_attention(logits: torch.Tensor) -> torch.Tensor:
     >>> float(block_attention(torch.tensor([[0.0, 1.0], [2.0, -1.0]])).mean())
     1.0
     """
-    n = logits.numel()
-    return (torch.softmax(logits.reshape(-1), dim=0) * n).reshape(logits.shape)
+    flat = logits.reshape(-1)
+    if flat.numel() == 0:  # no blocks: nothing to normalise (max() of nothing would raise)
+        return torch.ones_like(logits)
+    # exp(L - max L) / (sum / N_B) rather than softmax(L) * N_B: at equal logits every term is
+    # exp(0) = 1 and the sum is N_B exactly, so A is exactly 1 (softmax's 1/N_B times N_B is not
+    # 1.0 in floating point for many N_B, e.g. 41 or 110 blocks); the max is a shift A does not
+    # depend on, so it carries no gradient
+    e = torch.exp(flat - flat.max().detach())
+    return (e / (e.sum() / flat.numel())).reshape(logits.shape)
 
 
 class BlockAttention(nn.Module):

@@ -466,8 +466,10 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         self.masks_ = callback.masks_
         self.block_masks_ = callback.block_masks_
         self.skipped_layers_ = callback.skipped_layers_
+        # from integer counts: 1 - float32 mean(mask) is off in the 9th digit (0.8299999982
+        # for 83 of 100 blocks removed)
         self.layer_sparsity_ = {
-            name: 1.0 - float(m.float().mean()) for name, m in self.block_masks_.items()
+            name: int((~m).count_nonzero()) / m.numel() for name, m in self.block_masks_.items()
         }
         total = sum(m.numel() for m in self.block_masks_.values())
         self.sparsity_ = sum(int((~m).count_nonzero()) for m in self.block_masks_.values()) / total

@@ -40,6 +40,38 @@ def test_zero_logits_leave_output_unchanged(layer, x):
     torch.testing.assert_close(layer(x).detach(), before, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("n_blocks", [41, 47, 110, 1000])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_equal_logits_give_attention_exactly_one(n_blocks, dtype):
+    # N_B * softmax(0) is 1 - 1 ulp for these block counts; A must be exactly 1 at any
+    # constant L, so that attaching the attention does not perturb the layer at all
+    for value in (0.0, 3.7):
+        a = block_attention(torch.full((n_blocks,), value, dtype=dtype))
+        assert torch.equal(a, torch.ones(n_blocks, dtype=dtype))
+
+
+def test_zero_logits_leave_output_bit_identical():
+    torch.manual_seed(0)
+    layer, x = nn.Linear(22, 20), torch.randn(5, 22)  # (2, 2) blocks: a 10 x 11 grid
+    before = layer(x).detach()
+    attach_block_attention(layer, (2, 2))
+    assert torch.equal(layer(x).detach(), before)
+    fold_block_attention(layer)
+    assert torch.equal(layer(x).detach(), before)
+
+
+def test_attention_matches_softmax_and_its_gradient():
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(6, 7, generator=g, dtype=torch.float64) * 3).requires_grad_(True)
+    w = torch.randn(6, 7, generator=g, dtype=torch.float64)
+    ref = torch.softmax(logits.reshape(-1), dim=0).reshape(6, 7) * 42
+    a = block_attention(logits)
+    torch.testing.assert_close(a, ref, rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad((a * w).sum(), logits)
+    (grad_ref,) = torch.autograd.grad((ref * w).sum(), logits)
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-12, atol=1e-12)
+
+
 def test_attention_has_mean_one():
     g = torch.Generator().manual_seed(0)
     for shape in [(1, 7), (16, 8), (3, 33)]:

@@ -248,3 +248,79 @@ def test_history_callbacks_measure_the_block_sparsified_weights():
     d = flat.numel()
     pqi = 1 - d ** (1 / 1.0 - 1 / 0.5) * flat.sqrt().sum() ** 2 / flat.sum()
     assert h[-1, "pq_index"] == pytest.approx(float(pqi), rel=1e-5)
+
+
+class _BatchMasks(Callback):
+    """Placed after SequentialAttentionPP: the mask and attention each training batch sees."""
+
+    def initialize(self):
+        self.log = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=None, **kwargs):
+        if training:
+            cb = dict(net.callbacks_)["sa"]
+            par = cb._attention["0.weight"]
+            self.log.append((cb.phase_, par.mask.clone(), par.attention().detach().clone()))
+
+
+def test_sparsify_phase_follows_the_ramp_batch_by_batch():
+    # Linear(20, 20) in (2, 2) blocks: 100 blocks; 64 samples in batches of 16: 4 batches per
+    # epoch, 8 over the two sparsify epochs. Before sparsify batch i the layer keeps
+    # k_i = 100 - floor(100 * s(i / 8)) blocks, s(tau) = s (1 - e^{-4 tau}) / (1 - e^{-4}),
+    # and the blocks removed are the lowest-attention ones among those kept before
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 20).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    s = 0.83
+    sa = SequentialAttentionPP(
+        s, 2, dense_epochs=1, sparsify_epochs=2, sparse_epochs=1, finetune_epochs=1
+    )
+    spy = _BatchMasks()
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 2)),
+        criterion=nn.CrossEntropyLoss,
+        lr=0.5,
+        batch_size=16,
+        max_epochs=5,
+        train_split=None,
+        verbose=0,
+        callbacks=[("sa", sa), ("spy", spy)],
+    ).fit(X, y)
+    phases = [phase for phase, _, _ in spy.log]
+    assert phases == ["dense"] * 4 + ["sparsify"] * 8 + ["sparse"] * 4 + ["finetune"] * 4
+    prev = None
+    for i, (phase, mask, attention) in enumerate(spy.log):
+        if phase == "dense":
+            assert bool(mask.all())
+        elif phase == "sparsify":
+            tau = (i - 3) / 8
+            ramp = s * (1 - np.exp(-4 * tau)) / (1 - np.exp(-4))
+            assert int(mask.sum()) == 100 - int(np.floor(100 * ramp + 1e-9))
+            removed = prev & ~mask
+            assert bool(removed.any()) and not bool((mask & ~prev).any())
+            assert float(attention[removed].max()) <= float(attention[mask].min())
+        else:
+            assert int(mask.sum()) == 17
+        prev = mask
+    assert int(sa.block_masks_["0.weight"].sum()) == 17
+    assert type(net.module_[0]) is nn.Linear
+
+
+def test_layer_sparsity_is_the_exact_fraction_of_blocks_removed():
+    rng = np.random.RandomState(0)
+    X = rng.randn(32, 20).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 2)),
+        criterion=nn.CrossEntropyLoss,
+        batch_size=16,
+        train_split=None,
+        verbose=0,
+    )
+    sched = dict(dense_epochs=1, sparsify_epochs=1, sparse_epochs=0, finetune_epochs=0)
+    sp = BlockSparsifier(net, sparsity=0.83, block_size=2, random_state=0, **sched).fit(X, y)
+    assert int(sp.block_masks_["0.weight"].sum()) == 17  # 100 blocks, floor(83) removed
+    assert sp.layer_sparsity_ == {"0.weight": 83 / 100}
+    assert sp.sparsity_ == 83 / 100
