@@ -29,6 +29,23 @@ _DEFAULT_LAYERS = (
 )
 
 
+def _hook_source(mod: nn.Module):
+    """The parameter ``mod.weight`` is computed from in a forward pre-hook, or None.
+
+    ``torch.nn.utils.prune`` and the deprecated ``torch.nn.utils.weight_norm`` /
+    ``spectral_norm`` move the weight's data to ``weight_orig`` (or ``weight_g`` and
+    ``weight_v``) and recompute ``weight``, a plain tensor attribute, before every forward:
+    zeroing it is undone at the next forward, and zeroing ``weight_orig`` would not follow the
+    layer's own rule.
+    """
+    if isinstance(getattr(mod, "weight", None), nn.Parameter) or not any(
+        "weight" in (getattr(hook, "_tensor_name", None), getattr(hook, "name", None))
+        for hook in mod._forward_pre_hooks.values()
+    ):
+        return None
+    return next((p for n, p in mod._parameters.items() if n.startswith("weight_")), None)
+
+
 def _as_patterns(patterns: str | Iterable[str] | None, name: str) -> list[re.Pattern]:
     if patterns is None:
         return []
@@ -71,11 +88,13 @@ def select_prunable(
     parametrized : {"skip", "effective"}, default="skip"
         What to do with a default layer whose weight is computed by a parametrization
         (``torch.nn.utils.parametrize``: weight norm, or the block attention of
-        :class:`~sparselimit.blocks.BlockSparsifier` while it trains). ``"skip"``: leave it
-        out, with a warning -- zeroing the tensors it is computed from would not zero the
-        weight, so it cannot be pruned. ``"effective"``: list the weight the layer uses, as a
-        detached tensor under the name ``"<layer>.weight"``, for read-only measures (sparsity,
-        PQ index) of a network in the middle of such training.
+        :class:`~sparselimit.blocks.BlockSparsifier` while it trains), or by a forward
+        pre-hook (``torch.nn.utils.prune``, the deprecated ``torch.nn.utils.weight_norm`` and
+        ``spectral_norm``). ``"skip"``: leave it out, with a warning -- zeroing the tensors it
+        is computed from would not zero the weight, so it cannot be pruned. ``"effective"``:
+        list the weight the layer uses, as a detached tensor under the name
+        ``"<layer>.weight"``, for read-only measures (sparsity, PQ index) of a network in the
+        middle of such training (for a hook: the weight of its last forward).
 
     Returns
     -------
@@ -113,7 +132,7 @@ def select_prunable(
             if p.requires_grad and any(r.search(name) for r in include_re)
         }
     else:
-        chosen, skipped = {}, []
+        chosen, skipped, hooked = {}, [], []
         for mod_name, mod in module.named_modules():
             if not isinstance(mod, _DEFAULT_LAYERS):
                 continue
@@ -127,6 +146,14 @@ def select_prunable(
                     name = f"{mod_name}.weight" if mod_name else "weight"
                     chosen[id(original)] = (name, mod.weight.detach())
                 continue
+            source = _hook_source(mod)
+            if source is not None:  # torch.nn.utils.prune, the deprecated weight_norm
+                if parametrized == "skip":
+                    hooked.append(mod_name or type(mod).__name__)
+                else:  # the weight the last forward used, listed where its source stands
+                    name = f"{mod_name}.weight" if mod_name else "weight"
+                    chosen[id(source)] = (name, mod.weight.detach())
+                continue
             weight = getattr(mod, "weight", None)
             if isinstance(weight, nn.Parameter):
                 chosen[id(weight)] = (None, weight)
@@ -137,6 +164,17 @@ def select_prunable(
                 f"Layers {skipped[:5]} have a parametrized weight "
                 "(torch.nn.utils.parametrize) and are not prunable; remove the parametrization "
                 "first (parametrize.remove_parametrizations(layer, 'weight')) to prune them.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if hooked:
+            warnings.warn(
+                f"Layers {hooked[:5]} compute their weight in a forward pre-hook "
+                "(torch.nn.utils.prune, or the deprecated torch.nn.utils.weight_norm / "
+                "spectral_norm) and are not prunable: a zeroed weight would be recomputed at "
+                "the next forward. Make the weight plain first (torch.nn.utils.prune.remove("
+                "layer, 'weight'), torch.nn.utils.remove_weight_norm(layer) or "
+                "remove_spectral_norm(layer)) to prune them.",
                 UserWarning,
                 stacklevel=2,
             )
