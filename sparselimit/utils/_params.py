@@ -100,8 +100,11 @@ def select_prunable(
     -------
     params : dict of str to torch.nn.Parameter
         Parameter name (as in ``module.named_parameters()``) to parameter, in registration order.
-        Shared parameters appear once. With ``parametrized="effective"`` a parametrized
-        layer's entry is its computed weight (a detached tensor, not a parameter).
+        Shared parameters appear once, under their first name in ``named_parameters()``;
+        ``include`` and ``exclude`` patterns match any of their names (a decoder weight tied
+        to an embedding is excluded by a pattern naming either module). With
+        ``parametrized="effective"`` a parametrized layer's entry is its computed weight (a
+        detached tensor, not a parameter).
 
     Examples
     --------
@@ -125,11 +128,22 @@ def select_prunable(
     include_re = _as_patterns(include, "include")
     exclude_re = _as_patterns(exclude, "exclude")
 
+    # every name of every tensor: a tensor shared by several modules (weight tying) is listed
+    # once, under its first name, but a pattern naming any of its modules selects or
+    # excludes it (excluding the tied decoder must not leave its weight pruned as the encoder's)
+    aliases: dict[str, list[str]] = {}
+    first: dict[int, str] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        aliases.setdefault(first.setdefault(id(p), name), []).append(name)
+
+    def matches(name, patterns):
+        return any(r.search(alias) for alias in aliases.get(name, [name]) for r in patterns)
+
     if include_re:
         chosen = {
             name: p
             for name, p in module.named_parameters()
-            if p.requires_grad and any(r.search(name) for r in include_re)
+            if p.requires_grad and matches(name, include_re)
         }
     else:
         chosen, skipped, hooked = {}, [], []
@@ -186,7 +200,7 @@ def select_prunable(
             for name, p in module.named_parameters()
             if id(p) in chosen
         }
-    chosen = {name: p for name, p in chosen.items() if not any(r.search(name) for r in exclude_re)}
+    chosen = {name: p for name, p in chosen.items() if not matches(name, exclude_re)}
     if require and not chosen:
         raise ValueError(
             f"No prunable parameters found in {type(module).__name__} (include={include!r}, "

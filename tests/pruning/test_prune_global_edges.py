@@ -72,3 +72,26 @@ def test_module_with_prune_hooks_is_pruned_around_the_hooked_layer():
         warnings.simplefilter("error")
         plain = prune_global(net, 0.5, copy=True)  # plain again: copied and pruned
     assert sorted(plain.masks) == ["0.weight", "2.weight"]
+
+
+def test_patterns_naming_the_tied_decoder_reach_the_shared_weight():
+    torch.manual_seed(0)
+    m = TiedLM()
+    # "do not prune the decoder": its weight is the embedding's, listed as 'emb.weight'
+    result = prune_global(m, 0.5, copy=True, exclude=r"^dec\.")
+    assert list(result.masks) == ["hidden.weight"]
+    assert int((result.module.dec.weight == 0).sum()) == 0
+    assert int((result.module.hidden.weight == 0).sum()) == 128
+    # and "prune only the decoder" selects it, under its first name
+    assert list(select_prunable(m, include=r"^dec\.")) == ["emb.weight"]
+
+
+def test_mask_keyed_by_the_tied_second_name_says_which_name_to_use():
+    import pytest
+
+    from sparselimit.utils import apply_masks
+
+    m = TiedLM()
+    masks = {"dec.weight": torch.ones(50, 16, dtype=torch.bool)}  # a state_dict key
+    with pytest.raises(KeyError, match="shared with \\(tied to\\) 'emb.weight'"):
+        apply_masks(m, masks)
