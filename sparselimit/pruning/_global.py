@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..utils import apply_masks, check_weights_finite, select_prunable
+from ..utils._params import _hook_source
 from ._masks import _mask_sparsity, _masks_from_sources
 
 __all__ = [
@@ -131,6 +132,28 @@ def _resolve_importance(importance, estimator=None, X=None, y=None, params=None)
     return DATA_IMPORTANCES[importance](estimator, X, y, params)
 
 
+def _deepcopy_module(module: nn.Module) -> nn.Module:
+    """``copy.deepcopy(module)``, saying which layers stop it when torch cannot copy them."""
+    try:
+        return _copy.deepcopy(module)
+    except RuntimeError as exc:
+        # torch's message blames weight_norm for any computed non-leaf attribute; name the
+        # layers whose forward pre-hook (torch.nn.utils.prune, weight_norm) made one
+        hooked = [
+            n or type(m).__name__ for n, m in module.named_modules() if _hook_source(m) is not None
+        ]
+        if not hooked:
+            raise
+        raise ValueError(
+            f"copy=True cannot deep-copy this {type(module).__name__}: layers {hooked[:5]} "
+            "compute their weight in a forward pre-hook (torch.nn.utils.prune, or the "
+            "deprecated torch.nn.utils.weight_norm / spectral_norm), and torch cannot copy the "
+            "computed tensor. Make the weights plain first (torch.nn.utils.prune.remove(layer, "
+            "'weight'), torch.nn.utils.remove_weight_norm(layer)); prune_global leaves such "
+            "layers out otherwise."
+        ) from exc
+
+
 def prune_global(
     module: nn.Module,
     sparsity: float,
@@ -210,7 +233,7 @@ def prune_global(
         )
     score_fn = _resolve_importance(importance)
     if copy:
-        module = _copy.deepcopy(module)
+        module = _deepcopy_module(module)
     params = select_prunable(module, include, exclude)
     meta = [n for n, p in params.items() if p.is_meta]
     if meta:

@@ -409,7 +409,8 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
             "remaining": n_kept / sum(sizes.values()),
             "pq_index": self._kept_pq(params, masks, names, self.p, self.q),
             "layer_pq_index": {n: self._kept_pq(params, masks, [n], self.p, self.q) for n in names},
-            "layer_remaining": {n: kept[n] / sizes[n] for n in names},
+            # an empty tensor (a Linear(0, k)) has nothing removed, as in layer_sparsity_
+            "layer_remaining": {n: kept[n] / sizes[n] if sizes[n] else 1.0 for n in names},
             "score": score,
         }
 

@@ -127,6 +127,10 @@ def dns_update_mask(weight, mask, low, high):
     return (absw > low) & ((absw > high) | mask.to(torch.bool))
 
 
+#: ``thresholds_`` of an empty tensor: it has no magnitudes to take statistics of
+_NO_STATS = {"mean": 0.0, "std": 0.0, "theta": 0.0, "low": 0.0, "high": 0.0}
+
+
 class DynamicNetworkSurgery(Callback):
     """Prune while training, with splicing: Dynamic Network Surgery as a skorch callback.
 
@@ -271,7 +275,9 @@ class DynamicNetworkSurgery(Callback):
         c = self._check_params(list(params))
         self.params_ = params
         self.thresholds_ = {
-            name: dns_thresholds(p, c[name], self.hysteresis) for name, p in params.items()
+            # an empty tensor (a Linear(0, k)) has no magnitudes and nothing to prune
+            name: dns_thresholds(p, c[name], self.hysteresis) if p.numel() else dict(_NO_STATS)
+            for name, p in params.items()
         }
         self.dense_weights_ = {name: p.detach().clone() for name, p in params.items()}
         self.device_masks_ = {
@@ -328,7 +334,7 @@ class DynamicNetworkSurgery(Callback):
         self.masks_ = {name: m.detach().cpu().clone() for name, m in self.device_masks_.items()}
         total = sum(m.numel() for m in self.masks_.values())
         kept = sum(int(m.count_nonzero()) for m in self.masks_.values())
-        self.sparsity_ = 1.0 - kept / total
+        self.sparsity_ = 1.0 - kept / total if total else 0.0
         # the dense copies and parameter references are training-time state only
         for attr in ("params_", "dense_weights_", "device_masks_", "swapped_"):
             self.__dict__.pop(attr, None)

@@ -37,6 +37,13 @@ def check_masks(module: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[st
     out = {}
     for name, mask in masks.items():
         if name not in params:
+            shared = _shared_name(module, name)
+            if shared is not None:  # a tied weight, keyed by its second name (state_dict has it)
+                raise KeyError(
+                    f"Mask for parameter '{name}': that tensor is shared with (tied to) "
+                    f"'{shared}', the name `module.named_parameters()` lists it under. Key its "
+                    f"mask by '{shared}' (one mask per tensor)."
+                )
             raise KeyError(
                 f"Mask for parameter '{name}' does not match any parameter of "
                 f"{type(module).__name__} (it has {sorted(params)[:8]}...). Masks are keyed by "
@@ -50,6 +57,16 @@ def check_masks(module: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[st
             )
         out[name] = params[name]
     return out
+
+
+def _shared_name(module: nn.Module, name: str) -> str | None:
+    """The first name of the parameter ``name`` when it is a second name of a shared tensor."""
+    first = {}
+    for alias, p in module.named_parameters(remove_duplicate=False):
+        first.setdefault(id(p), alias)
+        if alias == name:
+            return first[id(p)]
+    return None
 
 
 def _check_mask_type(name: str, mask) -> None:

@@ -29,6 +29,23 @@ _DEFAULT_LAYERS = (
 )
 
 
+def _hook_source(mod: nn.Module):
+    """The parameter ``mod.weight`` is computed from in a forward pre-hook, or None.
+
+    ``torch.nn.utils.prune`` and the deprecated ``torch.nn.utils.weight_norm`` /
+    ``spectral_norm`` move the weight's data to ``weight_orig`` (or ``weight_g`` and
+    ``weight_v``) and recompute ``weight``, a plain tensor attribute, before every forward:
+    zeroing it is undone at the next forward, and zeroing ``weight_orig`` would not follow the
+    layer's own rule.
+    """
+    if isinstance(getattr(mod, "weight", None), nn.Parameter) or not any(
+        "weight" in (getattr(hook, "_tensor_name", None), getattr(hook, "name", None))
+        for hook in mod._forward_pre_hooks.values()
+    ):
+        return None
+    return next((p for n, p in mod._parameters.items() if n.startswith("weight_")), None)
+
+
 def _as_patterns(patterns: str | Iterable[str] | None, name: str) -> list[re.Pattern]:
     if patterns is None:
         return []
@@ -71,18 +88,23 @@ def select_prunable(
     parametrized : {"skip", "effective"}, default="skip"
         What to do with a default layer whose weight is computed by a parametrization
         (``torch.nn.utils.parametrize``: weight norm, or the block attention of
-        :class:`~sparselimit.blocks.BlockSparsifier` while it trains). ``"skip"``: leave it
-        out, with a warning -- zeroing the tensors it is computed from would not zero the
-        weight, so it cannot be pruned. ``"effective"``: list the weight the layer uses, as a
-        detached tensor under the name ``"<layer>.weight"``, for read-only measures (sparsity,
-        PQ index) of a network in the middle of such training.
+        :class:`~sparselimit.blocks.BlockSparsifier` while it trains), or by a forward
+        pre-hook (``torch.nn.utils.prune``, the deprecated ``torch.nn.utils.weight_norm`` and
+        ``spectral_norm``). ``"skip"``: leave it out, with a warning -- zeroing the tensors it
+        is computed from would not zero the weight, so it cannot be pruned. ``"effective"``:
+        list the weight the layer uses, as a detached tensor under the name
+        ``"<layer>.weight"``, for read-only measures (sparsity, PQ index) of a network in the
+        middle of such training (for a hook: the weight of its last forward).
 
     Returns
     -------
     params : dict of str to torch.nn.Parameter
         Parameter name (as in ``module.named_parameters()``) to parameter, in registration order.
-        Shared parameters appear once. With ``parametrized="effective"`` a parametrized
-        layer's entry is its computed weight (a detached tensor, not a parameter).
+        Shared parameters appear once, under their first name in ``named_parameters()``;
+        ``include`` and ``exclude`` patterns match any of their names (a decoder weight tied
+        to an embedding is excluded by a pattern naming either module). With
+        ``parametrized="effective"`` a parametrized layer's entry is its computed weight (a
+        detached tensor, not a parameter).
 
     Examples
     --------
@@ -106,14 +128,25 @@ def select_prunable(
     include_re = _as_patterns(include, "include")
     exclude_re = _as_patterns(exclude, "exclude")
 
+    # every name of every tensor: a tensor shared by several modules (weight tying) is listed
+    # once, under its first name, but a pattern naming any of its modules selects or
+    # excludes it (excluding the tied decoder must not leave its weight pruned as the encoder's)
+    aliases: dict[str, list[str]] = {}
+    first: dict[int, str] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        aliases.setdefault(first.setdefault(id(p), name), []).append(name)
+
+    def matches(name, patterns):
+        return any(r.search(alias) for alias in aliases.get(name, [name]) for r in patterns)
+
     if include_re:
         chosen = {
             name: p
             for name, p in module.named_parameters()
-            if p.requires_grad and any(r.search(name) for r in include_re)
+            if p.requires_grad and matches(name, include_re)
         }
     else:
-        chosen, skipped = {}, []
+        chosen, skipped, hooked = {}, [], []
         for mod_name, mod in module.named_modules():
             if not isinstance(mod, _DEFAULT_LAYERS):
                 continue
@@ -126,6 +159,14 @@ def select_prunable(
                     original = plist.original if hasattr(plist, "original") else plist.original0
                     name = f"{mod_name}.weight" if mod_name else "weight"
                     chosen[id(original)] = (name, mod.weight.detach())
+                continue
+            source = _hook_source(mod)
+            if source is not None:  # torch.nn.utils.prune, the deprecated weight_norm
+                if parametrized == "skip":
+                    hooked.append(mod_name or type(mod).__name__)
+                else:  # the weight the last forward used, listed where its source stands
+                    name = f"{mod_name}.weight" if mod_name else "weight"
+                    chosen[id(source)] = (name, mod.weight.detach())
                 continue
             weight = getattr(mod, "weight", None)
             if isinstance(weight, nn.Parameter):
@@ -140,6 +181,17 @@ def select_prunable(
                 UserWarning,
                 stacklevel=2,
             )
+        if hooked:
+            warnings.warn(
+                f"Layers {hooked[:5]} compute their weight in a forward pre-hook "
+                "(torch.nn.utils.prune, or the deprecated torch.nn.utils.weight_norm / "
+                "spectral_norm) and are not prunable: a zeroed weight would be recomputed at "
+                "the next forward. Make the weight plain first (torch.nn.utils.prune.remove("
+                "layer, 'weight'), torch.nn.utils.remove_weight_norm(layer) or "
+                "remove_spectral_norm(layer)) to prune them.",
+                UserWarning,
+                stacklevel=2,
+            )
         # named_parameters order and names, matched by identity: a tensor shared by several
         # modules is listed once, under its first name -- also when that name belongs to a
         # module that is not a default layer (a Linear decoder tied to an Embedding's weight)
@@ -148,7 +200,7 @@ def select_prunable(
             for name, p in module.named_parameters()
             if id(p) in chosen
         }
-    chosen = {name: p for name, p in chosen.items() if not any(r.search(name) for r in exclude_re)}
+    chosen = {name: p for name, p in chosen.items() if not matches(name, exclude_re)}
     if require and not chosen:
         raise ValueError(
             f"No prunable parameters found in {type(module).__name__} (include={include!r}, "

@@ -96,3 +96,16 @@ def test_dense_and_fully_zero():
     with torch.no_grad():
         layer.weight.zero_()
     assert achieved_sparsity(layer) == 1.0
+
+
+def test_report_counts_a_layer_pruned_with_torch_prune_hooks():
+    import torch.nn.utils.prune as torch_prune
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    torch_prune.l1_unstructured(net[0], "weight", amount=0.5)  # weight = weight_orig * mask
+    report = sparsity_report(net)
+    assert [(r.name, r.n_params, r.n_zero) for r in report.layers] == [
+        ("0.weight", 16, 8),
+        ("2.weight", 8, 0),
+    ]

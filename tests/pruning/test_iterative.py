@@ -383,3 +383,33 @@ def test_sap_and_imp_keep_accuracy_on_digits(digits_small):
         pruner = IterativePruner(net, schedule=schedule, n_rounds=3).fit(X, y)
         assert pruner.sparsity_ > 0.2
         assert pruner.history_[-1]["score"] > 0.9
+
+
+class _WithEmptyLayer(nn.Module):
+    """A net with a zero-feature branch (a Linear(0, 3): no weights at all)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(8, 8)
+        self.empty = nn.Linear(0, 3)
+        self.c = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.c(torch.relu(self.a(x)))
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_empty_weight_tensor_counts_as_unpruned(scope):
+    X = np.random.RandomState(0).randn(64, 8).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = NeuralNetClassifier(_WithEmptyLayer, max_epochs=1, lr=0.1, train_split=None, verbose=0)
+    imp = IterativePruner(
+        net, schedule="fixed", n_rounds=2, scope=scope, verbose=0, random_state=0
+    ).fit(X, y)
+    # floor(0.2 * kept) per round: 80 -> 64 -> 52 pooled; per tensor 64 -> 52 -> 42, 16 -> 13 -> 11
+    assert [h["n_kept"] for h in imp.history_] == (
+        [80, 64, 52] if scope == "global" else [80, 65, 53]
+    )
+    assert all(h["layer_remaining"]["empty.weight"] == 1.0 for h in imp.history_)
+    assert imp.layer_sparsity_["empty.weight"] == 0.0
+    assert imp.masks_["empty.weight"].shape == (3, 0)

@@ -325,3 +325,30 @@ def test_follows_the_l1_nets_prunable_selection():
         callbacks=[("dns", dns_all)],
     ).fit(X, y)
     assert list(dns_all.masks_) == ["0.weight", "2.weight"]
+
+
+def test_empty_weight_tensor_is_carried_through_surgery():
+    # a zero-feature branch (Linear(0, 3)) has no magnitudes: nothing to prune, no crash
+    class WithEmpty(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 1, bias=False)
+            self.empty = nn.Linear(0, 3)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    dns = DynamicNetworkSurgery(c=0.0, random_state=0)
+    net = NeuralNetRegressor(
+        WithEmpty, lr=0.0, max_epochs=1, train_split=None, verbose=0, callbacks=[("dns", dns)]
+    )
+    net.initialize()
+    with torch.no_grad():
+        net.module_.fc.weight.copy_(torch.tensor([[0.1, 0.2, 0.3, 0.4]]))
+    X = np.ones((8, 4), dtype=np.float32)
+    net.partial_fit(X, np.zeros((8, 1), dtype=np.float32))
+    # mean |w| = 0.25: a = 0.225, b = 0.275 -> 0.1 and 0.2 pruned, sparsity 2 of 4
+    assert dns.masks_["fc.weight"].tolist() == [[False, False, True, True]]
+    assert dns.masks_["empty.weight"].shape == (3, 0)
+    assert dns.thresholds_["empty.weight"]["theta"] == 0.0
+    assert dns.sparsity_ == 0.5

@@ -82,3 +82,40 @@ def test_parametrized_effective_lists_the_computed_weight_in_order():
     assert chosen["2.weight"] is net[2].weight
     with pytest.raises(ValueError, match="`parametrized` must be 'skip' or 'effective'"):
         select_prunable(net, parametrized="yes")
+
+
+def _l1_pruned(layer, amount=0.5):
+    import torch.nn.utils.prune as torch_prune
+
+    torch_prune.l1_unstructured(layer, "weight", amount=amount)
+    return layer
+
+
+def test_weight_computed_by_a_prune_hook_is_named_not_silently_skipped():
+    # torch.nn.utils.prune moves the data to `weight_orig`; `weight` is recomputed before every
+    # forward, so zeroing it would not last: the layer is left out, with a warning naming it
+    torch.manual_seed(0)
+    net = nn.Sequential(_l1_pruned(nn.Linear(4, 4)), nn.ReLU(), nn.Linear(4, 2))
+    with pytest.warns(UserWarning, match=r"\['0'\] compute their weight in a forward pre-hook"):
+        chosen = select_prunable(net)
+    assert list(chosen) == ["2.weight"]
+
+
+def test_weight_computed_by_deprecated_weight_norm_is_named():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.nn.utils.weight_norm
+        net = nn.Sequential(nn.Linear(4, 4), nn.utils.weight_norm(nn.Linear(4, 2)))
+    with pytest.warns(UserWarning, match=r"\['1'\] compute their weight in a forward pre-hook"):
+        assert list(select_prunable(net)) == ["0.weight"]
+
+
+def test_prune_hook_effective_lists_the_masked_weight_in_order():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), _l1_pruned(nn.Linear(4, 4)), nn.Linear(4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chosen = select_prunable(net, parametrized="effective")
+    assert list(chosen) == ["0.weight", "1.weight", "2.weight"]
+    expected = net[1].weight_orig.detach() * net[1].weight_mask  # torch's rule, by hand
+    torch.testing.assert_close(chosen["1.weight"], expected)
+    assert int((chosen["1.weight"] == 0).sum()) == 8
