@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterable
 
 from torch import nn
-from torch.nn.utils import parametrize
+from torch.nn.utils import parametrize, prune
 
 __all__ = ["select_prunable", "net_selection"]
 
@@ -41,6 +41,16 @@ def _as_patterns(patterns: str | Iterable[str] | None, name: str) -> list[re.Pat
             f"`{name}` must be a regular expression or a list of them, matched against parameter "
             f"names such as '0.weight'; got {patterns!r} ({exc})."
         ) from exc
+
+
+def _hook_pruned(mod: nn.Module, name: str = "weight") -> bool:
+    """Whether ``torch.nn.utils.prune`` re-parametrised ``mod.<name>``: the data lives in
+    ``<name>_orig``, the mask in ``<name>_mask``, and ``<name>`` is a plain tensor a forward
+    pre-hook recomputes (so it is no parameter, and is stale until the next forward)."""
+    return any(
+        isinstance(hook, prune.BasePruningMethod) and getattr(hook, "_tensor_name", None) == name
+        for hook in mod._forward_pre_hooks.values()
+    )
 
 
 def select_prunable(
@@ -75,7 +85,10 @@ def select_prunable(
         out, with a warning -- zeroing the tensors it is computed from would not zero the
         weight, so it cannot be pruned. ``"effective"``: list the weight the layer uses, as a
         detached tensor under the name ``"<layer>.weight"``, for read-only measures (sparsity,
-        PQ index) of a network in the middle of such training.
+        PQ index) of a network in the middle of such training. A layer pruned with
+        ``torch.nn.utils.prune`` (``weight_orig`` and ``weight_mask`` with a forward pre-hook)
+        is treated the same way: skipped with a warning, or listed as
+        ``weight_orig * weight_mask`` under ``"<layer>.weight"``.
 
     Returns
     -------
@@ -113,9 +126,17 @@ def select_prunable(
             if p.requires_grad and any(r.search(name) for r in include_re)
         }
     else:
-        chosen, skipped = {}, []
+        chosen, skipped, hooked = {}, [], []
         for mod_name, mod in module.named_modules():
             if not isinstance(mod, _DEFAULT_LAYERS):
+                continue
+            if _hook_pruned(mod):  # torch.nn.utils.prune: weight = weight_orig * weight_mask
+                if parametrized == "skip":
+                    hooked.append(mod_name or type(mod).__name__)
+                else:  # the weight the next forward uses (mod.weight is the last one's)
+                    name = f"{mod_name}.weight" if mod_name else "weight"
+                    effective = (mod.weight_orig * mod.weight_mask).detach()
+                    chosen[id(mod.weight_orig)] = (name, effective)
                 continue
             if parametrize.is_parametrized(mod, "weight"):
                 if parametrized == "skip":
@@ -137,6 +158,16 @@ def select_prunable(
                 f"Layers {skipped[:5]} have a parametrized weight "
                 "(torch.nn.utils.parametrize) and are not prunable; remove the parametrization "
                 "first (parametrize.remove_parametrizations(layer, 'weight')) to prune them.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if hooked:
+            # zeroing weight_orig would prune them, but these hooks are the user's pruning,
+            # which sparselimit's plain masks neither read nor keep up to date
+            warnings.warn(
+                f"Layers {hooked[:5]} are pruned with torch.nn.utils.prune hooks and are not "
+                "prunable here; make the pruning permanent first "
+                "(torch.nn.utils.prune.remove(layer, 'weight')) to prune them further.",
                 UserWarning,
                 stacklevel=2,
             )

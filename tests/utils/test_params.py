@@ -82,3 +82,33 @@ def test_parametrized_effective_lists_the_computed_weight_in_order():
     assert chosen["2.weight"] is net[2].weight
     with pytest.raises(ValueError, match="`parametrized` must be 'skip' or 'effective'"):
         select_prunable(net, parametrized="yes")
+
+
+def _hook_pruned_net():
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    prune.l1_unstructured(net[0], "weight", amount=0.5)
+    with torch.no_grad():  # trained further: net[0].weight is stale until the next forward
+        net[0].weight_orig.mul_(-2.0)
+    return net
+
+
+def test_torch_pruned_layers_are_named_not_silently_skipped():
+    net = _hook_pruned_net()
+    with pytest.warns(UserWarning, match=r"\['0'\] are pruned with torch.nn.utils.prune"):
+        chosen = select_prunable(net)
+    assert list(chosen) == ["2.weight"]
+
+
+def test_torch_pruned_effective_lists_orig_times_mask():
+    net = _hook_pruned_net()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chosen = select_prunable(net, parametrized="effective")
+    assert list(chosen) == ["0.weight", "2.weight"]
+    expected = net[0].weight_orig.detach() * net[0].weight_mask
+    torch.testing.assert_close(chosen["0.weight"], expected)
+    assert int((chosen["0.weight"] == 0).sum()) == 8
+    assert chosen["2.weight"] is net[2].weight
