@@ -154,8 +154,12 @@ def _as_tensor(w, name: str) -> torch.Tensor:
             "sparselimit.metrics.PQIndex().score(model) (scope='layer' or 'neuron' per unit)."
         )
     try:
+        arr = np.asarray(w)
+        # complex weights stay complex: the index is of |w|, as for a complex tensor (a
+        # float64 cast kept the real parts only)
+        dtype = np.complex128 if np.iscomplexobj(arr) else np.float64
         # contiguous: torch.from_numpy rejects views with negative strides (w[::-1], np.flip)
-        arr = np.ascontiguousarray(w, dtype=np.float64)
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"`{name}` must be a numeric array-like (NumPy array, torch tensor or list of "

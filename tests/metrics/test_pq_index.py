@@ -300,6 +300,14 @@ def test_array_input_refuses_masks_it_cannot_apply():
     )
 
 
+def test_complex_arrays_use_the_magnitudes():
+    # |w| of [1j, 1] is [1, 1]: index 0, as for the tensor (the real parts gave 0.5)
+    w = np.array([1j, 1.0, 0.0, 3 - 4j])
+    assert pq_index(w) == pytest.approx(naive_pq(np.abs(w), 0.5, 1.0), abs=1e-12)
+    assert pq_index([1j, 1.0]) == 0.0
+    assert pq_index(w) == pytest.approx(pq_index(torch.from_numpy(w)), abs=1e-12)
+
+
 def test_all_zero_and_nan_networks_raise():
     net = two_layer([[0.0, 0.0]], [[0.0]])
     for scope in ("global", "layer", "neuron"):
