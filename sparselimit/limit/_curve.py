@@ -70,8 +70,15 @@ def measured_limit(sparsities, scores, dense_score, rule="last_above", tolerance
             f"0.01; 0 for none); got {tolerance!r}."
         )
     tolerance = float(tolerance)
-    s = np.asarray(sparsities, dtype=np.float64)
-    v = np.asarray(scores, dtype=np.float64)
+    s = np.asarray(sparsities, dtype=np.float64).reshape(-1)
+    v = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if s.size != v.size or s.size == 0:
+        # mismatched lengths paired scores with the wrong sparsities (or failed with an
+        # IndexError); an empty curve has no point to measure
+        raise ValueError(
+            "`sparsities` and `scores` must hold one score per sparsity, at least one point; "
+            f"got {s.size} sparsities and {v.size} scores."
+        )
     order = np.argsort(s, kind="stable")
     s, v = s[order], v[order]
     ok = v >= float(dense_score) - tolerance - 1e-12

@@ -154,8 +154,12 @@ def _as_tensor(w, name: str) -> torch.Tensor:
             "sparselimit.metrics.PQIndex().score(model) (scope='layer' or 'neuron' per unit)."
         )
     try:
+        arr = np.asarray(w)
+        # complex weights stay complex: the index is of |w|, as for a complex tensor (a
+        # float64 cast kept the real parts only)
+        dtype = np.complex128 if np.iscomplexobj(arr) else np.float64
         # contiguous: torch.from_numpy rejects views with negative strides (w[::-1], np.flip)
-        arr = np.ascontiguousarray(w, dtype=np.float64)
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"`{name}` must be a numeric array-like (NumPy array, torch tensor or list of "
@@ -451,7 +455,8 @@ class PQIndex(BaseEstimator):
             one weight vector (then ``scope``, ``include`` and ``exclude`` do not apply).
         masks : dict of str to bool tensor, default=None
             Pruning masks (``True`` = kept) to use instead of those found on ``obj`` (see
-            Notes of :class:`PQIndex`).
+            Notes of :class:`PQIndex`). Not with an array ``obj``: use
+            ``pq_index(w, mask=...)``.
 
         Returns
         -------
@@ -468,6 +473,12 @@ class PQIndex(BaseEstimator):
         """
         if isinstance(obj, (np.ndarray, torch.Tensor, list, tuple)):
             p, q = self._validate()
+            if masks is not None:  # keyed by parameter names: nothing to match in a bare array
+                raise TypeError(
+                    "`masks` (a dict of parameter name to bool tensor) applies to a network, "
+                    f"not to the {type(obj).__name__} passed as `obj`. For the kept entries of "
+                    "one weight array use sparselimit.metrics.pq_index(w, p, q, mask=keep)."
+                )
             return pq_index(obj, p, q)
         value = self._score(obj, masks, strict=True)
         if math.isnan(value):

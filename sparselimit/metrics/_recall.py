@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy as _copy
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -534,7 +535,11 @@ def recall_distortion_curve(
     labels : array-like, default=None
         Classes (default: those in ``y``; each must occur in ``y``).
     scope, include, exclude
-        Passed to ``prune_global``.
+        Passed to ``prune_global``. With ``include`` and ``exclude`` both None, the weights
+        ``estimator`` itself prunes or penalises (a fitted pruner's ``masks_`` keys or its
+        ``include`` / ``exclude``, an L1 net's ``prunable_include`` / ``prunable_exclude``; see
+        :func:`~sparselimit.utils.resolve_prunable`), as :func:`~sparselimit.measure_pruning_curve`
+        and the sparsity measures select them; else the default rule.
 
     Returns
     -------
@@ -558,6 +563,7 @@ def recall_distortion_curve(
     """
     from ..pruning import prune_global
     from ..utils import resolve_module
+    from ..utils._modules import _own_selection
 
     sparsities = np.array([check_sparsity(s, "sparsities") for s in sparsities], dtype=float)
     if sparsities.size == 0:
@@ -565,6 +571,15 @@ def recall_distortion_curve(
     y = np.asarray(y)
     final, _ = _split_pipeline(estimator, X)
     module = resolve_module(final)
+    if include is None and exclude is None:
+        # the weights the estimator prunes or penalises, so that sparsity s here removes what
+        # measure_pruning_curve and the pruner remove (the default rule pruned an L1 net's
+        # penalised biases, or a pruner's excluded layers, too)
+        own = _own_selection(final)
+        if own[0] == "masks":  # a fitted pruner: exactly the tensors it pruned
+            include = [f"^{re.escape(name)}$" for name in own[1]]
+        else:
+            include, exclude = own[1], own[2]
     dense_pred = _predict(estimator, X)
     rows = []
     for s in sparsities:

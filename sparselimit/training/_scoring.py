@@ -87,6 +87,10 @@ class PQIndexScoring(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         """Write the PQ index of ``net.module_`` to the current history row."""
+        # built from the current parameters: ``net.set_params(callbacks__<name>__p=...)`` sets
+        # them without calling ``initialize`` again, and a following ``partial_fit`` recorded
+        # the index under the old ``p`` / ``q`` / ``scope``
+        self.scorer_ = PQIndex(self.p, self.q, self.scope, self.include, self.exclude)
         value = self.scorer_._score(net, None, strict=False)
         net.history.record(self.name, value)
 

@@ -10,8 +10,9 @@ import re
 import warnings
 from collections.abc import Iterable
 
+import torch
 from torch import nn
-from torch.nn.utils import parametrize
+from torch.nn.utils import parametrize, prune
 
 __all__ = ["select_prunable", "net_selection"]
 
@@ -44,6 +45,19 @@ def _hook_source(mod: nn.Module):
     ):
         return None
     return next((p for n, p in mod._parameters.items() if n.startswith("weight_")), None)
+
+
+def _hook_effective_weight(mod: nn.Module) -> torch.Tensor:
+    """The weight the next forward of a hooked layer uses: ``weight_orig * weight_mask`` for
+    ``torch.nn.utils.prune`` (``mod.weight`` is the last forward's, stale after an edit), else
+    the last forward's ``mod.weight`` (weight norm's hooks recompute it from several tensors)."""
+    pruned = any(
+        isinstance(hook, prune.BasePruningMethod) and hook._tensor_name == "weight"
+        for hook in mod._forward_pre_hooks.values()
+    )
+    if pruned:
+        return (mod.weight_orig * mod.weight_mask).detach()
+    return mod.weight.detach()
 
 
 def _as_patterns(patterns: str | Iterable[str] | None, name: str) -> list[re.Pattern]:
@@ -94,7 +108,8 @@ def select_prunable(
         is computed from would not zero the weight, so it cannot be pruned. ``"effective"``:
         list the weight the layer uses, as a detached tensor under the name
         ``"<layer>.weight"``, for read-only measures (sparsity, PQ index) of a network in the
-        middle of such training (for a hook: the weight of its last forward).
+        middle of such training (for ``torch.nn.utils.prune``: ``weight_orig * weight_mask``;
+        for the other hooks: the weight of the last forward).
 
     Returns
     -------
@@ -164,9 +179,9 @@ def select_prunable(
             if source is not None:  # torch.nn.utils.prune, the deprecated weight_norm
                 if parametrized == "skip":
                     hooked.append(mod_name or type(mod).__name__)
-                else:  # the weight the last forward used, listed where its source stands
+                else:  # the weight the layer computes, listed where its source stands
                     name = f"{mod_name}.weight" if mod_name else "weight"
-                    chosen[id(source)] = (name, mod.weight.detach())
+                    chosen[id(source)] = (name, _hook_effective_weight(mod))
                 continue
             weight = getattr(mod, "weight", None)
             if isinstance(weight, nn.Parameter):

@@ -155,6 +155,20 @@ def test_rules():
     assert measured_limit(rho, acc, 0.9, "first_drop", tolerance=float("inf")) == 0.4
 
 
+def test_rules_refuse_scores_that_do_not_pair_with_the_sparsities():
+    # 3 scores for 2 sparsities gave 0.5 (the third score silently dropped); fewer scores, or
+    # an empty first_drop curve, an IndexError
+    with pytest.raises(ValueError, match="got 2 sparsities and 3 scores"):
+        measured_limit([0.0, 0.5], [0.9, 0.9, 0.1], 0.9, "last_above")
+    with pytest.raises(ValueError, match="got 3 sparsities and 2 scores"):
+        measured_limit([0.0, 0.5, 0.9], [0.9, 0.9], 0.9, "first_drop")
+    for rule in ("last_above", "first_drop"):
+        with pytest.raises(ValueError, match="at least one point"):
+            measured_limit([], [], 0.9, rule)
+    # a one-point curve, and a column of scores, still work
+    assert measured_limit([0.5], [[0.9]], 0.9, "first_drop") == 0.5
+
+
 def test_curve_object(fitted_net, data):
     import json
 

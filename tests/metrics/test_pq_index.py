@@ -289,6 +289,25 @@ def test_array_input_ignores_scope():
     )
 
 
+def test_array_input_refuses_masks_it_cannot_apply():
+    # masks are keyed by parameter names; on a bare array they were ignored silently (0.0556,
+    # the index of all four entries, instead of the kept two's 0.0286)
+    keep = torch.tensor([True, True, False, False])
+    with pytest.raises(TypeError, match=r"pq_index\(w, p, q, mask=keep\)"):
+        PQIndex().score(np.array([1.0, 2.0, 3.0, 4.0]), masks={"weight": keep})
+    assert pq_index([1.0, 2.0, 3.0, 4.0], mask=keep) == pytest.approx(
+        naive_pq([1.0, 2.0], 0.5, 1.0)
+    )
+
+
+def test_complex_arrays_use_the_magnitudes():
+    # |w| of [1j, 1] is [1, 1]: index 0, as for the tensor (the real parts gave 0.5)
+    w = np.array([1j, 1.0, 0.0, 3 - 4j])
+    assert pq_index(w) == pytest.approx(naive_pq(np.abs(w), 0.5, 1.0), abs=1e-12)
+    assert pq_index([1j, 1.0]) == 0.0
+    assert pq_index(w) == pytest.approx(pq_index(torch.from_numpy(w)), abs=1e-12)
+
+
 def test_all_zero_and_nan_networks_raise():
     net = two_layer([[0.0, 0.0]], [[0.0]])
     for scope in ("global", "layer", "neuron"):

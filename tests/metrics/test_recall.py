@@ -159,3 +159,46 @@ def test_curve_bad_input():
         recall_distortion_curve(net, X, y, [])
     with pytest.raises(ValueError, match="do not occur"):
         recall_distortion_curve(net, X, y, [0.5], labels=[0, 1, 2, 3])
+
+
+def _ref_pruned_accuracy(module, X, y, names, sparsity):
+    """Accuracy after zeroing the round(sparsity * D) smallest |w| of the named tensors only
+    (ties by position, as prune_global), in plain NumPy."""
+    state = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+    flat = np.concatenate([np.abs(state[n]).ravel() for n in names])
+    removed = np.zeros(flat.size, bool)
+    removed[np.argsort(flat, kind="stable")[: int(round(sparsity * flat.size))]] = True
+    offset = 0
+    for n in names:
+        size = state[n].size
+        state[n] = np.where(removed[offset : offset + size].reshape(state[n].shape), 0, state[n])
+        offset += size
+    h = np.maximum(X @ state["0.weight"].T + state["0.bias"], 0)
+    return float(np.mean((h @ state["2.weight"].T + state["2.bias"]).argmax(1) == y))
+
+
+def test_curve_prunes_the_weights_the_estimator_selects():
+    # an L1 net penalising only its first layer, and a pruner pruning only the second: the
+    # curve removes those weights (as measure_pruning_curve does), not every Linear weight
+    from sparselimit import GlobalOneShotPruner, L1RegularizedClassifier
+
+    X, y = _imbalanced()
+    params = dict(criterion=nn.CrossEntropyLoss, lr=0.1, max_epochs=5, train_split=None)
+    torch.manual_seed(0)
+    net = L1RegularizedClassifier(
+        nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3)),
+        prunable_include=r"^0\.weight$",
+        verbose=0,
+        **params,
+    ).fit(X, y)
+    sparsities = [0.5, 0.9]
+    curve = recall_distortion_curve(net, X, y, sparsities)
+    ref = [_ref_pruned_accuracy(net.module_, X, y, ["0.weight"], s) for s in sparsities]
+    np.testing.assert_allclose(curve.accuracy, ref)
+
+    pruner = GlobalOneShotPruner(net, sparsity=0.5, prefit=True, include=r"^2\.weight$")
+    pruner.fit(X, y)
+    curve = recall_distortion_curve(pruner, X, y, sparsities)
+    module = pruner.estimator_.module_
+    ref = [_ref_pruned_accuracy(module, X, y, ["2.weight"], s) for s in sparsities]
+    np.testing.assert_allclose(curve.accuracy, ref)

@@ -109,3 +109,24 @@ def test_report_counts_a_layer_pruned_with_torch_prune_hooks():
         ("0.weight", 16, 8),
         ("2.weight", 8, 0),
     ]
+
+
+def test_layers_pruned_with_torch_prune_hooks_are_counted():
+    # a network pruned with torch.nn.utils.prune: its weights are weight_orig * weight_mask,
+    # and no longer parameters (the layers were dropped from the report, or, all pruned,
+    # "No prunable parameters found")
+    from torch.nn.utils import prune
+
+    from sparselimit.metrics import PQIndex, pq_index
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    layers = [(net[0], "weight"), (net[2], "weight")]
+    prune.global_unstructured(layers, prune.L1Unstructured, amount=0.6)
+    weights = [(m.weight_orig * m.weight_mask).detach() for m, _ in layers]
+    report = sparsity_report(net)
+    assert [r.name for r in report.layers] == ["0.weight", "2.weight"]
+    assert [r.n_zero for r in report.layers] == [int((w == 0).sum()) for w in weights]
+    assert (report.n_params, report.n_zero) == (28, 17)  # round(0.6 * 28) removed
+    pooled = torch.cat([w.ravel() for w in weights])
+    assert PQIndex().score(net) == pytest.approx(pq_index(pooled.numpy()), abs=1e-12)

@@ -124,6 +124,18 @@ def test_clone_and_set_params_through_the_net(digits_small):
     assert np.isfinite(fitted.history[-1, "pq_index"])
 
 
+def test_set_params_on_a_fitted_net_applies_to_the_next_epochs(digits_small):
+    # skorch's set_params sets a callback's parameters without initializing it again: the
+    # next partial_fit must record the index under the new exponents and scope
+    X, y = digits_small
+    net = make_net([("pqi", PQIndexScoring())], max_epochs=1).fit(X, y)
+    net.set_params(callbacks__pqi__p=1.0, callbacks__pqi__q=2.0, callbacks__pqi__scope="layer")
+    net.partial_fit(X, y)
+    w0, w1 = net.module_[0].weight, net.module_[2].weight
+    expected = np.mean([pq_index(w0, 1.0, 2.0), pq_index(w1, 1.0, 2.0)])
+    assert net.history[-1, "pq_index"] == pytest.approx(expected, abs=1e-12)
+
+
 def test_sparsity_scoring_follows_the_nets_prunable_selection():
     import numpy as np
     import torch

@@ -119,3 +119,26 @@ def test_prune_hook_effective_lists_the_masked_weight_in_order():
     expected = net[1].weight_orig.detach() * net[1].weight_mask  # torch's rule, by hand
     torch.testing.assert_close(chosen["1.weight"], expected)
     assert int((chosen["1.weight"] == 0).sum()) == 8
+
+
+def _hook_pruned_net():
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    prune.l1_unstructured(net[0], "weight", amount=0.5)
+    with torch.no_grad():  # trained further: net[0].weight is stale until the next forward
+        net[0].weight_orig.mul_(-2.0)
+    return net
+
+
+def test_torch_pruned_effective_lists_orig_times_mask():
+    net = _hook_pruned_net()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chosen = select_prunable(net, parametrized="effective")
+    assert list(chosen) == ["0.weight", "2.weight"]
+    expected = net[0].weight_orig.detach() * net[0].weight_mask
+    torch.testing.assert_close(chosen["0.weight"], expected)
+    assert int((chosen["0.weight"] == 0).sum()) == 8
+    assert chosen["2.weight"] is net[2].weight
