@@ -72,6 +72,19 @@ def measured_limit(sparsities, scores, dense_score, rule="last_above", tolerance
     tolerance = float(tolerance)
     s = np.asarray(sparsities, dtype=np.float64)
     v = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1 or s.shape != v.shape or s.size == 0:
+        raise ValueError(
+            "`sparsities` and `scores` must be non-empty 1-D sequences of the same length (one "
+            f"score per sparsity); got shapes {s.shape} and {v.shape}."
+        )
+    if not (np.isfinite(s).all() and ((s >= 0) & (s <= 1)).all()):
+        raise ValueError(f"`sparsities` must be fractions in [0, 1]; got {s.tolist()}.")
+    if isinstance(dense_score, bool) or not isinstance(dense_score, Real):
+        raise TypeError(f"`dense_score` must be a real number; got {dense_score!r}.")
+    if not np.isfinite(dense_score):
+        raise ValueError(
+            f"`dense_score` must be finite, the score of the unpruned net; got {dense_score!r}."
+        )
     order = np.argsort(s, kind="stable")
     s, v = s[order], v[order]
     ok = v >= float(dense_score) - tolerance - 1e-12

@@ -371,6 +371,12 @@ def check_weights_finite(params, where: str = "the network") -> None:
     ...
     ValueError: Parameter 'fc.weight' of the network contains NaN or infinity; ...
     """
+    if not isinstance(params, Mapping):
+        hint = " (for a module pass dict(module.named_parameters()))"
+        raise TypeError(
+            "`params` must be a dict of parameter name to tensor"
+            f"{hint if isinstance(params, torch.nn.Module) else ''}; got {type(params).__name__}."
+        )
     for name, p in params.items():
         if not _all_finite(p):
             raise ValueError(
