@@ -244,6 +244,59 @@ def test_curve_without_y_names_it(fitted_net):
         measure_pruning_curve(fitted_net, X, None, sparsities=[0.5])
 
 
+def _pruners_needing_y(fitted_net):
+    from sparselimit import GlobalOneShotPruner, IterativePruner
+    from sparselimit.blocks import BlockSparsifier
+
+    quick = dict(dense_epochs=1, sparsify_epochs=1, sparse_epochs=1, finetune_epochs=1)
+    return {
+        "one-shot": GlobalOneShotPruner(_net(max_epochs=1), sparsity=0.5),
+        "one-shot fine-tuning": GlobalOneShotPruner(fitted_net, prefit=True, fine_tune_epochs=1),
+        "one-shot undecayed": GlobalOneShotPruner(fitted_net, prefit=True, importance="undecayed"),
+        "one-shot auto": GlobalOneShotPruner(fitted_net, prefit=True, sparsity="auto"),
+        "iterative": IterativePruner(_net(max_epochs=1), n_rounds=1, verbose=0),
+        "blocks": BlockSparsifier(_net(), block_size=(1, 2), min_blocks=1, **quick),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["one-shot", "one-shot fine-tuning", "one-shot undecayed", "one-shot auto", "iterative"]
+    + ["blocks"],
+)
+def test_pruners_without_y_name_it(fitted_net, case):
+    """The pruners passed y=None to skorch, whose error speaks of DataLoaders (or, for the
+    undecayed gradient pass, of a NaN loss against placeholder targets)."""
+    X, _ = _data()
+    pruner = _pruners_needing_y(fitted_net)[case]
+    before = copy.deepcopy(fitted_net.module_.state_dict())
+    with pytest.raises(ValueError, match=r"requires y to be passed, but the target y is None"):
+        pruner.fit(X)
+    after = fitted_net.module_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_pruners_without_y_run_where_y_is_not_needed(fitted_net):
+    """Magnitude pruning of a fitted net needs no targets, a Dataset X carries its own, and a
+    net with its own DataLoader may make them (skorch's rule)."""
+    from sparselimit import GlobalOneShotPruner, IterativePruner
+
+    X, y = _data()
+    one_shot = GlobalOneShotPruner(fitted_net, prefit=True, sparsity=0.5).fit(X)
+    ref = GlobalOneShotPruner(fitted_net, prefit=True, sparsity=0.5).fit(X, y)
+    for name, mask in ref.masks_.items():
+        assert torch.equal(one_shot.masks_[name], mask)
+
+    class _Targets(torch.utils.data.DataLoader):  # a loader yielding (X, y) from X alone
+        def __iter__(self):
+            for Xb, _ in super().__iter__():
+                yield Xb, (Xb[:, 0] + Xb[:, 1] > 0).long()
+
+    net = _net(max_epochs=1, iterator_train=_Targets, iterator_valid=_Targets)
+    pruner = IterativePruner(net, n_rounds=1, retrain_epochs=1, verbose=0).fit(X)
+    assert 0.0 < pruner.sparsity_ < 1.0
+
+
 # -- a bfloat16 network predicts (NumPy has no bfloat16) ---------------------------------------
 
 

@@ -123,9 +123,6 @@ _PREDICTING = {
         "a y column is what skorch nets train on (a one-output regressor's target, labels of "
         "shape (n, 1)), without a DataConversionWarning"
     ),
-    "check_requires_y_none": (
-        "skorch's own error for y=None (valid with a Dataset X): supply a DataLoader"
-    ),
 }
 _NOT_AN_ARRAY = (
     "skorch takes arrays, tensors, lists, pandas and scipy.sparse, not any object with __array__"
@@ -163,6 +160,9 @@ _SKORCH_NET = {  # the L1 nets are skorch nets
     "check_supervised_y_no_nan": "skorch leaves values to the net (a criterion may mask NaN)",
     "check_fit_idempotent": "skorch nets have no random_state: each fit draws from torch's RNG",
     "check_set_params": "skorch 1.4 lists _params_to_validate in get_params; setting it fails",
+    "check_requires_y_none": (
+        "skorch's own error for y=None (valid with a Dataset X): supply a DataLoader"
+    ),
 }
 _SKORCH_REGRESSOR = {
     **_SKORCH_NET,
@@ -208,7 +208,7 @@ _ESTIMATORS = {  # id -> (estimator, expected failures)
     ),
     "HessianSpectrum": (
         HessianSpectrum(regressor(), n_lanczos_steps=4, random_state=0),
-        _AROUND_ANY_NET,
+        _AROUND_ANY_NET,  # y=None: the "requires y to be passed" error scikit-learn expects
     ),
     "PruningLimitEstimator": (
         PruningLimitEstimator(regressor(), n_lanczos_steps=4, random_state=0),

@@ -22,6 +22,7 @@ from ..utils import PrunedNetMixin, check_sparsity, check_X_y, make_generator
 from ..utils._validation import (
     _record_n_features,
     _refuse_frozen,
+    _require_y_to_train,
     _torch_seeded,
     check_class_codes,
     check_skorch_estimator,
@@ -441,6 +442,7 @@ class BlockSparsifier(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
                 f"so that a training callback can drive it; got {type(est).__name__}."
             )
         check_X_y(X, y)
+        _require_y_to_train(est, X, y, type(self).__name__)
         check_class_codes(est, y)
         callback = self._make_callback()
         est = clone(est)

@@ -71,13 +71,22 @@ def measured_limit(sparsities, scores, dense_score, rule="last_above", tolerance
         )
     tolerance = float(tolerance)
     s = np.asarray(sparsities, dtype=np.float64).reshape(-1)
-    v = np.asarray(scores, dtype=np.float64).reshape(-1)
+    v = np.asarray(scores, dtype=np.float64).reshape(-1)  # a column of scores is fine
     if s.size != v.size or s.size == 0:
         # mismatched lengths paired scores with the wrong sparsities (or failed with an
         # IndexError); an empty curve has no point to measure
         raise ValueError(
-            "`sparsities` and `scores` must hold one score per sparsity, at least one point; "
-            f"got {s.size} sparsities and {v.size} scores."
+            "`sparsities` and `scores` must be non-empty sequences of the same length (one "
+            f"score per sparsity, at least one point); got {s.size} sparsities and {v.size} "
+            "scores."
+        )
+    if not (np.isfinite(s).all() and ((s >= 0) & (s <= 1)).all()):
+        raise ValueError(f"`sparsities` must be fractions in [0, 1]; got {s.tolist()}.")
+    if isinstance(dense_score, bool) or not isinstance(dense_score, Real):
+        raise TypeError(f"`dense_score` must be a real number; got {dense_score!r}.")
+    if not np.isfinite(dense_score):
+        raise ValueError(
+            f"`dense_score` must be finite, the score of the unpruned net; got {dense_score!r}."
         )
     order = np.argsort(s, kind="stable")
     s, v = s[order], v[order]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from skorch.dataset import unpack_data
 
 from ..spectral import skorch_data_loss
 from ..utils._criterion import _with_reduction
-from ..utils._validation import _length
+from ..utils._validation import _length, _require_y, check_X_y
 
 __all__ = ["batch_loss_std", "data_loss", "random_batch_loss_std", "sample_losses"]
 
@@ -42,6 +44,24 @@ def _check_losses_finite(losses, net, unit: str) -> None:
             f"The data loss at the trained weights is not finite on some {unit}; the model "
             "diverged or the data hold NaN/inf. Retrain with a smaller learning rate."
             + _nll_hint(net)
+        )
+
+
+def _check_loss_data(net, X, y, batch_size, owner: str) -> None:
+    """The checks of the public loss functions, before any pass: a fitted skorch net, targets
+    (skorch's dataset gives the placeholder target 0 to every sample of y=None), finite,
+    non-empty data of one length, and a positive int batch size."""
+    skorch_data_loss(net)
+    _require_y(X, y, owner, "the loss compares the net's predictions with y")
+    check_X_y(X, y)
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"`batch_size` must be a positive int (samples per batch); got {batch_size!r}. "
+            "Use e.g. batch_size=128."
         )
 
 
@@ -128,6 +148,12 @@ def sample_losses(net, X, y, batch_size=256) -> np.ndarray:
     >>> sample_losses(net, X, y).tolist()  # squared errors
     [0.0, 1.0, 4.0]
     """
+    _check_loss_data(net, X, y, batch_size, "sample_losses")
+    return _sample_losses(net, X, y, batch_size)
+
+
+@torch.no_grad()
+def _sample_losses(net, X, y, batch_size):
     loss_fn = skorch_data_loss(net)
     out = [
         _per_sample(net, loss_fn, y_pred, yi, Xi, n)
@@ -196,7 +222,8 @@ def random_batch_loss_std(net, X, y, batch_size=128):
     >>> losses.tolist(), loss, eps  # std of [1, 1, 9, 9] is 4; 4 / sqrt(4) = 2
     ([1.0, 1.0, 9.0, 9.0], 5.0, 2.0)
     """
-    losses = sample_losses(net, X, y)
+    _check_loss_data(net, X, y, batch_size, "random_batch_loss_std")
+    losses = _sample_losses(net, X, y, 256)
     if losses.size < 2:
         raise ValueError(
             "epsilon='batch_std' needs at least two training samples; got "
@@ -222,6 +249,7 @@ def data_loss(net, X, y, batch_size=256) -> float:
     >>> bool(np.isclose(data_loss(net, X, y), w**2))
     True
     """
+    _check_loss_data(net, X, y, batch_size, "data_loss")
     losses, _, weights = _batch_losses(net, X, y, batch_size)
     return float(np.sum(losses * weights) / np.sum(weights))
 
@@ -278,6 +306,7 @@ def batch_loss_std(net, X, y, batch_size=128):
     >>> per_batch.tolist(), round(eps, 4)  # losses 0, 1, 4
     ([0.0, 1.0, 4.0], 1.6997)
     """
+    _check_loss_data(net, X, y, batch_size, "batch_loss_std")
     losses, sizes, weights = _batch_losses(net, X, y, batch_size)
     _check_losses_finite(losses, net, "batch")
     loss = float(np.sum(losses * weights) / np.sum(weights))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import brentq
@@ -26,6 +26,11 @@ def akf_slack(n_params: int, eta: float = 0.05) -> float:
     """
     if not 0 < eta < 1:
         raise ValueError(f"`eta` must be in (0, 1); got {eta!r}.")
+    if isinstance(n_params, bool) or not isinstance(n_params, Integral) or n_params < 1:
+        raise ValueError(
+            "`n_params` must be a positive int, the number of prunable weights D; got "
+            f"{n_params!r}."
+        )
     return math.sqrt(8.0 * math.log(4.0 / eta)) / math.sqrt(int(n_params))
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..utils import check_sparsity
+from ..utils import check_sparsity, check_X_y
 from ..utils._validation import _rng_shielded, _torch_ready, _unfreeze
 
 __all__ = [
@@ -260,6 +260,17 @@ def recall_distortion(y_true, y_pred_dense, y_pred_pruned, *, labels=None) -> Re
 # -- predictions from estimators / modules ----------------------------------------------------
 
 
+def _check_eval_data(X, y, owner: str) -> None:
+    """Labels to measure recall against, and finite data of one length, before predicting: a
+    network predicts a class for NaN inputs too (the argmax of NaN scores is class 0)."""
+    if y is None:
+        raise ValueError(
+            f"{owner} requires y to be passed, but the target y is None: the recall of each "
+            "class is measured against the true labels. Pass the labels of X."
+        )
+    check_X_y(X, y)
+
+
 def _split_pipeline(obj, X):
     # the network is swapped in the net itself, not in a FrozenEstimator wrapper (which would
     # keep the swapped attribute and predict with the net's own network)
@@ -365,6 +376,7 @@ def recall_distortion_report(dense, pruned, X, y, *, labels=None, sparsity=None)
     >>> isinstance(json.dumps(rep), str)
     True
     """
+    _check_eval_data(X, y, "recall_distortion_report")
     y = np.asarray(y)
     result = recall_distortion(y, _predict(dense, X), _predict(pruned, X), labels=labels)
     report = result.to_dict()
@@ -408,6 +420,7 @@ class RecallDistortionScorer:
     def __call__(self, estimator, X, y, sample_weight=None):
         if sample_weight is not None:
             raise ValueError("RecallDistortionScorer does not support sample_weight.")
+        _check_eval_data(X, y, "RecallDistortionScorer")
         y = np.asarray(y)
         result = recall_distortion(
             y, _predict(self.reference, X), _predict(estimator, X), labels=self.labels
@@ -568,6 +581,7 @@ def recall_distortion_curve(
     sparsities = np.array([check_sparsity(s, "sparsities") for s in sparsities], dtype=float)
     if sparsities.size == 0:
         raise ValueError("`sparsities` is empty; pass e.g. [0.5, 0.8, 0.9].")
+    _check_eval_data(X, y, "recall_distortion_curve")
     y = np.asarray(y)
     final, _ = _split_pipeline(estimator, X)
     module = resolve_module(final)

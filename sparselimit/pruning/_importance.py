@@ -25,7 +25,7 @@ from torch import nn
 
 from ..utils import check_X_y, select_prunable
 from ..utils._criterion import _batch_weight, _with_reduction
-from ..utils._validation import _dense, _rng_shielded
+from ..utils._validation import _dense, _require_y, _rng_shielded
 
 __all__ = ["undecayed_score", "undecayed_importance", "make_undecayed_importance"]
 
@@ -52,12 +52,18 @@ def undecayed_score(weight, grad, weight_decay: float) -> torch.Tensor:
     """
     weight = torch.as_tensor(weight)
     grad = torch.as_tensor(grad, device=weight.device)
+    if grad.shape != weight.shape:
+        raise ValueError(
+            f"`grad` must have the shape of `weight` {tuple(weight.shape)} (one gradient entry "
+            f"per weight); got {tuple(grad.shape)}. Pass the gradient of this parameter."
+        )
+    weight_decay = _check_weight_decay(weight_decay)
     # integer weights or gradients would truncate the product: score in floating point
     dtype = torch.result_type(weight, grad)
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
     weight, grad = weight.to(dtype), grad.to(dtype)
-    return -weight * grad + float(weight_decay) * weight * weight
+    return -weight * grad + weight_decay * weight * weight
 
 
 def _check_weight_decay(weight_decay) -> float:
@@ -177,6 +183,14 @@ def undecayed_importance(
     """
     check_X_y(X, y)
     net = model if _is_skorch(model) else None
+    why = "the gradient is that of the data loss of (X, y)"
+    if net is not None:  # skorch's dataset would give every sample the placeholder target 0
+        _require_y(X, y, "undecayed_importance", why)
+    elif y is None:
+        raise ValueError(
+            f"undecayed_importance requires y to be passed, but the target y is None: {why}, "
+            "loss_fn(model(X), y). Pass the targets the model was trained on."
+        )
     if net is not None:
         module = getattr(net, "module_", None)
         if not isinstance(module, nn.Module):

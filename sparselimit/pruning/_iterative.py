@@ -34,11 +34,13 @@ from ..utils import (
 from ..utils._validation import (
     _record_n_features,
     _refuse_frozen,
+    _require_y,
+    _require_y_to_train,
     _torch_seeded,
     check_class_codes,
     check_skorch_estimator,
 )
-from ._global import _check_importance, _resolve_importance
+from ._global import DATA_IMPORTANCES, _check_importance, _resolve_importance
 from ._masks import _mask_sparsity, compute_masks
 from ._one_shot import ENFORCER_NAME
 
@@ -507,6 +509,10 @@ class IterativePruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._check_params()
         check_X_y(X, y)
+        _require_y_to_train(self.estimator, X, y, type(self).__name__)
+        if isinstance(self.importance, str) and self.importance in DATA_IMPORTANCES:
+            why = f"importance={self.importance!r} takes the data loss gradient on (X, y)"
+            _require_y(X, y, type(self).__name__, why)
         check_class_codes(self.estimator, y)
         if eval_set is not None:
             if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:

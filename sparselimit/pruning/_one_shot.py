@@ -34,13 +34,15 @@ from ..utils import (
 from ..utils._meta import _check_input, _net_has
 from ..utils._validation import (
     _record_n_features,
+    _require_y,
+    _require_y_to_train,
     _rng_shielded,
     _torch_seeded,
     _unfreeze,
     check_class_codes,
     check_skorch_estimator,
 )
-from ._global import _check_importance, _resolve_importance, prune_global
+from ._global import DATA_IMPORTANCES, _check_importance, _resolve_importance, prune_global
 from ._masks import _mask_sparsity
 
 __all__ = ["GlobalOneShotPruner"]
@@ -275,6 +277,7 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         _check_importance(self.importance)  # fail before training
         self._check_limit_params()
         check_X_y(X, y)
+        self._check_y_given(X, y)
         # a refit with a float sparsity must not keep the limit estimator of an earlier "auto"
         self.__dict__.pop("limit_estimator_", None)
         seed = (
@@ -290,6 +293,20 @@ class GlobalOneShotPruner(PrunedNetMixin, MetaEstimatorMixin, BaseEstimator):
         _record_n_features(self, X)
         self._record_n_outputs(X)
         return self
+
+    def _check_y_given(self, X, y):
+        """``y=None`` fails before any training, in the library's words, for each step that
+        needs the targets (the default net says so itself)."""
+        if y is None and self.estimator is not None:
+            owner = type(self).__name__
+            net, frozen = _unfreeze(self.estimator)
+            if not (self.prefit or frozen) or self.fine_tune_epochs:
+                _require_y_to_train(net, X, y, owner)
+            if isinstance(self.importance, str) and self.importance in DATA_IMPORTANCES:
+                why = f"importance={self.importance!r} takes the data loss gradient on (X, y)"
+                _require_y(X, y, owner, why)
+            if isinstance(self.sparsity, str):
+                _require_y(X, y, owner, "sparsity='auto' takes the limit on the data loss")
 
     def _check_limit_params(self):
         """Unknown or conflicting ``limit_params`` keys fail before any training."""

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..curvature import HessianOperator
@@ -61,10 +62,21 @@ def skorch_data_loss(net):
     >>> loss_fn.batch_weight(torch.ones(4, 1)) is None  # an MSE batch counts by its size
     True
     """
-    if getattr(net, "criterion_", None) is None or not callable(getattr(net, "get_loss", None)):
+    if not callable(getattr(net, "get_loss", None)) or not hasattr(net, "criterion"):
+        hint = (
+            " A plain torch.nn.Module has no data loss of its own: use its criterion (e.g. "
+            "nn.CrossEntropyLoss()) directly, or wrap the module in a skorch net."
+            if isinstance(net, torch.nn.Module)
+            else ""
+        )
         raise TypeError(
-            f"{type(net).__name__} has no `criterion_`; HessianSpectrum needs an initialized "
-            "skorch net (NeuralNet, NeuralNetClassifier, NeuralNetRegressor or a subclass)."
+            "`net` must be an initialized skorch net (NeuralNet, NeuralNetClassifier, "
+            f"NeuralNetRegressor or a subclass); got {type(net).__name__}.{hint}"
+        )
+    if getattr(net, "criterion_", None) is None:
+        raise NotFittedError(
+            f"This {type(net).__name__} has no `criterion_`: it is not initialized yet. Call "
+            "`fit` (or `initialize()`) first."
         )
 
     def loss_fn(y_pred, y_true, X=None):

@@ -33,6 +33,16 @@ def check_masks(module: nn.Module, masks: Mapping[str, torch.Tensor]) -> dict[st
     ...
     ValueError: Mask for 'weight' has shape (3, 2) but the parameter has shape (2, 3); ...
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"`module` must be a torch.nn.Module; got {type(module).__name__}. For a skorch net "
+            "pass `net.module_`."
+        )
+    if not isinstance(masks, Mapping):
+        raise TypeError(
+            "`masks` must be a dict of parameter name to bool tensor (e.g. a pruner's "
+            f"`masks_`); got {type(masks).__name__}."
+        )
     params = dict(module.named_parameters())
     out = {}
     for name, mask in masks.items():

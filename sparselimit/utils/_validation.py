@@ -83,6 +83,18 @@ def _require_y(X, y, owner: str, why: str) -> None:
         )
 
 
+def _require_y_to_train(net, X, y, owner: str) -> None:
+    """Refuse ``y=None`` where the skorch classifier or regressor ``net`` would, before it
+    trains: with the default ``iterator_train`` and an ``X`` that is not a ``Dataset``. A
+    DataLoader of the user's own may yield the targets, and so may a base ``NeuralNet``'s."""
+    from sklearn.base import is_classifier, is_regressor
+    from torch.utils.data import DataLoader
+
+    trains_on_y = is_classifier(net) or is_regressor(net)
+    if y is None and trains_on_y and getattr(net, "iterator_train", None) is DataLoader:
+        _require_y(X, y, owner, f"the {type(net).__name__} is trained on (X, y)")
+
+
 def check_finite(array, name: str = "X") -> None:
     """Raise ``ValueError`` if ``array`` (NumPy array or tensor) holds NaN or infinity.
 
@@ -359,6 +371,12 @@ def check_weights_finite(params, where: str = "the network") -> None:
     ...
     ValueError: Parameter 'fc.weight' of the network contains NaN or infinity; ...
     """
+    if not isinstance(params, Mapping):
+        hint = " (for a module pass dict(module.named_parameters()))"
+        raise TypeError(
+            "`params` must be a dict of parameter name to tensor"
+            f"{hint if isinstance(params, torch.nn.Module) else ''}; got {type(params).__name__}."
+        )
     for name, p in params.items():
         if not _all_finite(p):
             raise ValueError(

@@ -424,3 +424,20 @@ def test_sort_order_of_ties_signed_zeros_and_subnormals(monkeypatch):
         expected = w.clone().reshape(-1)
         expected[torch.from_numpy(order[: int(round(rho * 12))])] = 0
         assert torch.equal(got.reshape(-1), expected), rho
+
+
+def test_measured_limit_checks_its_input():
+    """Mismatched lengths raised IndexError, an empty curve IndexError under "first_drop", and
+    a NaN dense score returned 0.0 (no point "keeps" NaN)."""
+    assert measured_limit(np.array([0.0, 0.5]), np.array([0.9, 0.9]), np.float32(0.9)) == 0.5
+    with pytest.raises(ValueError, match=r"same length.*got 2 sparsities and 1 scores"):
+        measured_limit([0.1, 0.2], [1.0], 1.0)
+    for rule in ("last_above", "first_drop"):
+        with pytest.raises(ValueError, match="non-empty"):
+            measured_limit([], [], 1.0, rule)
+    with pytest.raises(ValueError, match=r"`sparsities` must be fractions in \[0, 1\]"):
+        measured_limit([0.5, 1.5], [1.0, 1.0], 1.0)
+    with pytest.raises(ValueError, match="`dense_score` must be finite"):
+        measured_limit([0.5], [1.0], float("nan"))
+    with pytest.raises(TypeError, match="`dense_score` must be a real number"):
+        measured_limit([0.5], [1.0], "0.9")

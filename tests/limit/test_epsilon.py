@@ -137,6 +137,51 @@ def test_nan_loss_of_nll_on_log_softmax_names_the_cause(data, rule):
         rule(net, X, y, batch_size=64)
     # a classifier whose NaN comes from elsewhere gets no NLLLoss advice
     reg = NeuralNetRegressor(nn.Linear(X.shape[1], 1), verbose=0).initialize()
+    reg.module_.bias.data.fill_(float("nan"))  # diverged weights (NaN data fail before)
     with pytest.raises(ValueError, match="not finite") as info:
-        rule(reg, X, np.full((len(X), 1), np.nan, dtype=np.float32), batch_size=64)
+        rule(reg, X, np.zeros((len(X), 1), dtype=np.float32), batch_size=64)
     assert "LogSoftmax" not in str(info.value)
+
+
+_LOSS_FUNCTIONS = [batch_loss_std, random_batch_loss_std, sample_losses, data_loss]
+
+
+@pytest.mark.parametrize("fn", _LOSS_FUNCTIONS)
+def test_loss_functions_refuse_y_none(fitted_net, data, fn):
+    """skorch's dataset gives every sample the placeholder target 0 when y is None: the loss
+    was silently that of all-0 labels."""
+    from skorch.dataset import Dataset
+
+    X, y = data
+    assert data_loss(fitted_net, X, np.zeros_like(y)) != pytest.approx(data_loss(fitted_net, X, y))
+    with pytest.raises(ValueError, match=f"{fn.__name__} requires y to be passed"):
+        fn(fitted_net, X, None, batch_size=64)
+    # a Dataset X yields its own targets: the same losses as (X, y)
+    got = fn(fitted_net, Dataset(X, y), None, batch_size=64)
+    ref = fn(fitted_net, X, y, batch_size=64)
+    for a, b in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, ref))):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", _LOSS_FUNCTIONS)
+def test_loss_functions_check_their_input(fitted_net, data, fn):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = data
+    with pytest.raises(NotFittedError, match="not initialized yet"):
+        fn(NeuralNetClassifier(nn.Linear(X.shape[1], 2), verbose=0), X, y)
+    with pytest.raises(
+        TypeError, match=r"`net` must be an initialized skorch net \(.*\); got Sequential"
+    ):
+        fn(fitted_net.module_, X, y)
+    X_nan = X.copy()
+    X_nan[3, 0] = np.nan
+    with pytest.raises(ValueError, match="`X` contains NaN"):
+        fn(fitted_net, X_nan, y, batch_size=64)
+    with pytest.raises(ValueError, match="same number of samples; got 256 and 5"):
+        fn(fitted_net, X, y[:5], batch_size=64)
+    with pytest.raises(ValueError, match="0 sample"):
+        fn(fitted_net, X[:0], y[:0])
+    for bad in (0, -1, 2.0, "64", True):
+        with pytest.raises(ValueError, match=f"`batch_size` must be a positive int.*got {bad!r}"):
+            fn(fitted_net, X, y, batch_size=bad)

@@ -202,3 +202,11 @@ def test_solver_validates_tol_and_offset(per_probe):
     fine = solve_pruning_limit(radius, g, 1.0, per_probe=per_probe, tol=1e-12)
     coarse = solve_pruning_limit(radius, g, 1.0, per_probe=per_probe, tol=0.1)
     assert np.all(np.abs(np.asarray(coarse) - fine) <= 0.1)
+
+
+def test_akf_slack_refuses_a_weight_count_that_is_not_a_positive_int():
+    # 0 divided by zero, -1 failed in math.sqrt, 10.5 was truncated to 10
+    assert akf_slack(np.int64(100)) == pytest.approx(math.sqrt(8 * math.log(80)) / 10)
+    for bad in (0, -1, 10.5, True):
+        with pytest.raises(ValueError, match=f"`n_params` must be a positive int.*got {bad!r}"):
+            akf_slack(bad)

@@ -202,3 +202,24 @@ def test_curve_prunes_the_weights_the_estimator_selects():
     module = pruner.estimator_.module_
     ref = [_ref_pruned_accuracy(module, X, y, ["2.weight"], s) for s in sparsities]
     np.testing.assert_allclose(curve.accuracy, ref)
+
+
+def test_report_curve_and_scorer_refuse_nan_X_and_missing_y():
+    """A network predicts a class for NaN inputs too (argmax of NaN scores is class 0): the
+    curve and the report came back as numbers; y=None failed naming `y_true`."""
+    X, y = _imbalanced()
+    net = _fitted_net(X, y, 3)
+    X_nan = X.copy()
+    X_nan[5, 2] = np.nan
+    calls = {
+        "recall_distortion_curve": lambda X, y: recall_distortion_curve(net, X, y, [0.5]),
+        "recall_distortion_report": lambda X, y: recall_distortion_report(net, net, X, y),
+        "RecallDistortionScorer": lambda X, y: RecallDistortionScorer(net)(net, X, y),
+    }
+    for owner, call in calls.items():
+        with pytest.raises(ValueError, match="`X` contains NaN or infinity"):
+            call(X_nan, y)
+        with pytest.raises(ValueError, match=f"{owner} requires y to be passed"):
+            call(X, None)
+        with pytest.raises(ValueError, match="same number of samples; got 600 and 599"):
+            call(X, y[:-1])

@@ -185,6 +185,40 @@ def test_bad_input():
         undecayed_importance(net, nn.CrossEntropyLoss(), bad, y, 0.0)
 
 
+def test_y_none_is_refused_not_scored_against_placeholder_targets():
+    """With y=None a skorch net's dataset gives every sample the target 0: the scores were
+    those of all-0 labels, without a word; a plain module failed in torch.as_tensor."""
+    from skorch.dataset import Dataset
+
+    X, y = _data()
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Linear(6, 2), criterion=nn.CrossEntropyLoss, max_epochs=2, verbose=0
+    ).fit(X, y)
+    for model, loss_fn in [(net, None), (net.module_, nn.CrossEntropyLoss())]:
+        with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+            undecayed_importance(model, loss_fn, X, None, weight_decay=0.0)
+        with pytest.raises(ValueError, match="requires y to be passed"):
+            make_undecayed_importance(model, loss_fn, X, None, weight_decay=0.0)
+    # a Dataset X yields its targets: the scores of (X, y)
+    got = undecayed_importance(net, None, Dataset(X, y), None)
+    ref = undecayed_importance(net, None, X, y)
+    assert torch.allclose(got["weight"], ref["weight"])
+
+
+def test_undecayed_score_checks_its_input():
+    w, g = torch.tensor([0.5, -0.2]), torch.tensor([0.1, 0.3])
+    with pytest.raises(ValueError, match=r"`grad` must have the shape of `weight` \(2,\).*\(3,\)"):
+        undecayed_score(w, torch.ones(3), 0.0)
+    with pytest.raises(ValueError, match=r"`grad` must have the shape of `weight`"):
+        undecayed_score(w, torch.ones(1), 0.0)  # no silent broadcast
+    for bad in (-1e-4, float("nan"), float("inf"), "0.1", None):
+        with pytest.raises(
+            ValueError, match=f"`weight_decay` must be a non-negative float.*{bad!r}"
+        ):
+            undecayed_score(w, g, bad)
+
+
 def test_undecayed_by_name_in_both_pruners_matches_the_explicit_importance(digits_small):
     """importance="undecayed" in the pruners ranks by |-w g + lambda w^2| of the fitted net."""
     import numpy as np

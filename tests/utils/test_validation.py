@@ -200,3 +200,21 @@ def test_seeded_block_restores_the_generators_of_initialised_cuda_devices(monkey
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: pytest.fail("CUDA init"))
     with _torch_seeded(7):
         pass
+
+
+def test_mask_and_weight_checks_name_a_wrong_container():
+    """A list of masks or a skorch net / module where a dict or a module is expected failed
+    with AttributeError ('list' object has no attribute 'items')."""
+    from sparselimit.utils import apply_masks, check_masks
+
+    layer = nn.Linear(3, 2)
+    masks = {"weight": torch.ones(2, 3, dtype=torch.bool)}
+    for fn in (apply_masks, check_masks):
+        with pytest.raises(TypeError, match="`masks` must be a dict .*; got list"):
+            fn(layer, [masks["weight"]])
+        with pytest.raises(TypeError, match="`module` must be a torch.nn.Module; got dict"):
+            fn(masks, masks)
+    with pytest.raises(TypeError, match=r"dict\(module.named_parameters\(\)\)\); got Linear"):
+        check_weights_finite(layer)
+    with pytest.raises(TypeError, match="`params` must be a dict .*; got list"):
+        check_weights_finite([layer.weight])
